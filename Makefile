@@ -33,6 +33,8 @@ LIB_SRCS := $(filter-out src/main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+BENCH_SRCS := $(sort $(wildcard tests/bench_*.c))
+BENCH_BINS := $(BENCH_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 # The libusb facade: the bench model behind a libusb-1.0 ABI, for LD_PRELOAD.
 # It must not link libusb itself, nor carry sanitizers.
@@ -119,7 +121,7 @@ check: .deps-ok
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-fuzz
 
-bench: $(BIN) $(FACADE_SO) $(TEST_BINS)
+bench: $(BIN) $(FACADE_SO) $(BENCH_BINS)
 	@BUILD=$(BUILD) tests/run-bench.sh
 
 # --- install -------------------------------------------------------------------
