@@ -17,6 +17,9 @@ TEST_PKGS := cmocka
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
         -Wformat=2 -Wpointer-arith -Wvla -Wundef -Wwrite-strings -Wcast-align \
         -Wno-unused-parameter
+# Messages for people are cut at their buffer on purpose; gcc's truncation
+# guesses about snprintf would only push us to larger buffers.
+WARN += $(shell $(CC) -Werror -Wno-format-truncation -E -x c /dev/null >/dev/null 2>&1 && echo -Wno-format-truncation)
 CFLAGS  ?= -O2 -g
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -pthread $(WARN) -I. -Isrc
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
