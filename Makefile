@@ -128,13 +128,17 @@ bench: $(BIN) $(FACADE_SO) $(BENCH_BINS)
 	@BUILD=$(BUILD) tests/run-bench.sh
 
 # --- install -------------------------------------------------------------------
+COMPDIR ?= $(PREFIX)/share/bash-completion/completions
+
 install: $(BIN)
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(MANPREFIX)/man1 $(DESTDIR)$(COMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/vesc-rescue
 	install -m 0644 man/vesc-rescue.1 $(DESTDIR)$(MANPREFIX)/man1/vesc-rescue.1
+	install -m 0644 src/completion.bash $(DESTDIR)$(COMPDIR)/vesc-rescue
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/bin/vesc-rescue $(DESTDIR)$(MANPREFIX)/man1/vesc-rescue.1
+	rm -f $(DESTDIR)$(PREFIX)/bin/vesc-rescue $(DESTDIR)$(MANPREFIX)/man1/vesc-rescue.1 \
+	      $(DESTDIR)$(COMPDIR)/vesc-rescue
 
 install-udev: $(BIN)
 	install -d $(DESTDIR)/etc/udev/rules.d
