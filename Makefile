@@ -31,7 +31,7 @@ LDLIBS_ALL = $(PKG_LIBS) -lm -pthread $(EXTRA_LDFLAGS)
 
 # Every module of the engine goes into one static library; main.c and the
 # tests link against it. New modules need no Makefile change.
-LIB_SRCS := $(sort $(wildcard src/*.c src/bench/*.c probes/*.c images/*.c ui/*.c))
+LIB_SRCS := $(sort $(wildcard src/*.c src/bench/*.c probes/*.c images/*.c ui/*.c) src/bench/facade/facade_chip.c)
 LIB_SRCS := $(filter-out src/main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
@@ -41,7 +41,9 @@ BENCH_BINS := $(BENCH_SRCS:tests/%.c=$(BUILD)/tests/%)
 
 # The libusb facade: the bench model behind a libusb-1.0 ABI, for LD_PRELOAD.
 # It must not link libusb itself, nor carry sanitizers.
-FACADE_SRCS := $(sort $(wildcard src/bench/facade/*.c src/bench/*.c src/vesc_proto.c)) src/crc.c src/errors.c
+# bench.c joins the bench to the probes and images: the facade needs only
+# the chip and the simulated ST-Link.
+FACADE_SRCS := $(sort $(filter-out src/bench/bench.c,$(wildcard src/bench/facade/*.c src/bench/*.c src/vesc_proto.c))) src/crc.c src/errors.c
 FACADE_OBJS := $(FACADE_SRCS:%.c=$(BUILD)/pic/%.o)
 FACADE_SO   := $(BUILD)/libbench-usb.so
 

@@ -1,8 +1,17 @@
 #include "commands.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "bench/scenario.h"
+#include "cmd_images.h"
 #include "errors.h"
+#include "hooks.h"
+#include "report.h"
+#include "session.h"
+#include "verdict.h"
 
 /* One rule per ST-Link debug PID (reference §1.1), the VESC CDC (kept away
  * from ModemManager), and the STM32 ROM DFU. uaccess alone covers only the
@@ -40,9 +49,74 @@ int cmd_udev_rules(const struct cli_options *opts)
 	return VR_EXIT_OK;
 }
 
+static int sim_list(void)
+{
+	printf("Scenarios of the simulated bench (vesc-rescue --sim NAME[,k=v...]):\n");
+	for (size_t i = 0; i < bench_scenario_count(); i++) {
+		const struct bench_scenario *sc = bench_scenario_at(i);
+		printf("  %-16s %s\n", sc->name, sc->summary);
+	}
+	printf("Parameters: fw=6.05 hw=60 time-scale=0.1 usb-timeout-at=N usb-gone-at=N state=FILE\n");
+	return VR_EXIT_OK;
+}
+
+int cmd_fail(const struct cli_options *opts, const struct vr_error *err)
+{
+	fprintf(stderr, "vesc-rescue: %s\n", err->msg);
+	if (opts && opts->json) {
+		struct json_writer w;
+		json_init(&w, stdout, true);
+		json_object_begin(&w, NULL);
+		json_int(&w, "schema", 1);
+		json_string(&w, "error", err->msg);
+		json_string(&w, "error_code", vr_err_name(err->code));
+		json_int(&w, "exit_status", vr_err_exit_status(err->code));
+		json_object_end(&w);
+		json_finish(&w);
+	}
+	return vr_err_exit_status(err->code);
+}
+
+int cmd_probe(const struct cli_options *opts)
+{
+	struct session *s;
+	struct vr_error err;
+	vr_error_clear(&err);
+	if (session_open(opts, &s, &err))
+		return cmd_fail(opts, &err);
+	struct observations *obs = calloc(1, sizeof *obs);
+	if (!obs) {
+		session_close(s);
+		return VR_EXIT_INTERNAL;
+	}
+	/* The report says everything the probes saw; no running commentary. */
+	session_probe_all(s, NULL, obs, &err);
+	struct verdict v;
+	verdict_compute(obs, &v);
+	if (opts->json)
+		report_probe_json(stdout, obs, &v);
+	else
+		report_probe_text(stdout, obs, &v);
+	session_close(s);
+	free(obs);
+	return v.exit_status;
+}
+
 int commands_run(const struct cli_options *opts)
 {
-	(void)opts;
-	fprintf(stderr, "vesc-rescue: this command is not built yet\n");
+	if (opts->sim && strcmp(opts->sim, "list") == 0)
+		return sim_list();
+	switch (opts->command) {
+	case CMD_PROBE: return cmd_probe(opts);
+	case CMD_RECOVER: return cmd_recover(opts);
+	case CMD_IMAGES: return cmd_images(opts);
+	case CMD_SURVEY: return cmd_survey(opts);
+	case CMD_BACKUP: return cmd_backup(opts);
+	case CMD_ERASE: return cmd_erase(opts);
+	case CMD_WRITE: return cmd_write(opts);
+	case CMD_VERIFY: return cmd_verify(opts);
+	case CMD_RESTORE: return cmd_restore(opts);
+	case CMD_DASHBOARD: return cmd_dashboard(opts);
+	}
 	return VR_EXIT_INTERNAL;
 }

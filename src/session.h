@@ -42,6 +42,9 @@ vr_err session_probe_all(struct session *s, const struct run_hooks *hooks,
 struct stm32f4 *session_target(struct session *s);
 /* Detach (the target keeps running) so the VESC can boot and enumerate. */
 void session_release_target(struct session *s);
+/* The person removed and restored power (on the bench: the simulated
+ * chip is power-cycled too, as the person would have done). */
+void session_power_cycled(struct session *s);
 /* The path of the VESC's serial port that answered last, or NULL. */
 const char *session_vesc_port(const struct session *s);
 

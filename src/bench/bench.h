@@ -36,6 +36,11 @@ const char *bench_uart_port(struct bench *b);
 /* What a libusb enumeration would list on this bench. */
 unsigned bench_usb_devices(struct bench *b, struct usb_obs *out, unsigned max);
 
+/* The modeled clock, and letting modeled time pass with no transfer (a host
+ * sleeping while the flash works). */
+uint64_t bench_now_us(struct bench *b);
+void bench_pass_time(struct bench *b, uint64_t us);
+
 /* Re-evaluates the simulated flash after the target was reset or run
  * (the VESC boots, or its port disappears). */
 void bench_target_changed(struct bench *b);

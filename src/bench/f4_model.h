@@ -80,8 +80,19 @@ void f4_set_nrst(struct f4_model *m, bool asserted_low);
 void f4_manual_nrst(struct f4_model *m, bool asserted_low);
 void f4_power_cycle(struct f4_model *m);
 
+/* Supply voltage (0 = unpowered); a change across the brown-out threshold
+ * is a power-on reset. */
+void f4_set_vdd(struct f4_model *m, double vdd);
+double f4_model_vdd(const struct f4_model *m);
+/* A system reset as the ST-Link's RESETSYS or AIRCR.SYSRESETREQ causes. */
+void f4_system_reset(struct f4_model *m);
+
 /* Let time pass: flash operations progress and finish, a running core
- * executes (SRAM code is emulated; flash code is "the application"). */
+ * executes (SRAM code is emulated; flash code is "the application").
+ * This does not move the shared clock: whoever spends time advances it
+ * (bench_clock_advance) and then calls this; the model catches up with
+ * max(its own time + us, clock->now_us). Every other call also catches up
+ * with the clock first. */
 void f4_advance_us(struct f4_model *m, uint64_t us);
 
 /* Backdoor for the bench and the tests: the silicon's contents, no timing,
@@ -92,6 +103,11 @@ void f4_model_set_optcr(struct f4_model *m, uint32_t optcr);
 bool f4_core_halted(const struct f4_model *m);
 /* True while the core runs the application from flash. */
 bool f4_app_running(const struct f4_model *m);
+bool f4_core_locked_up(const struct f4_model *m);
+bool f4_core_in_reset(const struct f4_model *m);
+uint8_t *f4_model_sram(struct f4_model *m);
+uint8_t *f4_model_otp(struct f4_model *m);   /* 528 bytes: 512 data + 16 lock */
+uint64_t f4_model_now_us(const struct f4_model *m);
 /* Counts of flash operations done, for byte-exact tests and the benchmark. */
 struct f4_stats {
 	uint64_t words_programmed, bytes_programmed;

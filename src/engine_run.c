@@ -1,0 +1,198 @@
+#include "engine_run.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "executor.h"
+#include "planner.h"
+#include "session.h"
+#include "verdict.h"
+
+/* A person running on through a recovery meets a terminal outcome within a
+ * dozen steps; more than this means the plan does not move, a bug. */
+#define MAX_STEPS_PER_RUN 48
+
+struct engine_run {
+	struct session *session;
+	struct executor exec;
+	struct observations obs;
+	bool have_obs;
+	struct verdict verdict;
+	struct plan plan;
+	bool finished;
+	int exit_status;
+	char outcome[300];
+	char reason[300];
+	unsigned steps_run;
+	enum plan_step_kind last_failed;
+	unsigned repeat_failures;
+};
+
+vr_err engine_run_new(struct session *s, struct engine_run **out, struct vr_error *err)
+{
+	struct engine_run *r = calloc(1, sizeof *r);
+	if (!r)
+		return vr_fail(err, VR_ERR_NOMEM, "out of memory");
+	r->session = s;
+	vr_err rc = executor_init(&r->exec, s, err);
+	if (rc) {
+		executor_free(&r->exec);
+		free(r);
+		return rc;
+	}
+	r->obs.swd.rdp = -1;
+	snprintf(r->reason, sizeof r->reason, "Press r to look at USB, the serial ports and SWD.");
+	*out = r;
+	return VR_OK;
+}
+
+void engine_run_free(struct engine_run *r)
+{
+	if (!r)
+		return;
+	executor_free(&r->exec);
+	free(r);
+}
+
+static void replan(struct engine_run *r)
+{
+	verdict_compute(&r->obs, &r->verdict);
+	plan_build(&r->obs, &r->exec.plan_opts, &r->exec.history, &r->plan);
+	const struct plan_decision *d = &r->plan.decision;
+	if (d->outcome == PLAN_CONTINUE)
+		snprintf(r->reason, sizeof r->reason, "%s", d->step.reason);
+	else
+		snprintf(r->reason, sizeof r->reason, "%s", d->message);
+}
+
+void engine_run_probe(struct engine_run *r, const struct run_hooks *hooks)
+{
+	struct vr_error err;
+	session_probe_all(r->session, hooks, &r->obs, &err);
+	r->have_obs = true;
+	executor_observed(&r->exec, &r->obs, hooks);
+	r->finished = false;
+	replan(r);
+	hooks_log(hooks, "verdict: %s", r->verdict.summary);
+	if (r->verdict.next[0])
+		hooks_log(hooks, "next: %s", r->verdict.next);
+}
+
+static enum engine_run_result finish(struct engine_run *r, const struct plan_decision *d,
+				     const struct run_hooks *hooks)
+{
+	r->finished = true;
+	r->exit_status = d->exit_status;
+	snprintf(r->outcome, sizeof r->outcome, "%s", d->message);
+	hooks_log(hooks, "%s: %s", plan_outcome_name(d->outcome), d->message);
+	if (d->evidence[0])
+		hooks_log(hooks, "evidence: %s", d->evidence);
+	executor_finish(&r->exec, d);
+	/* Whatever the outcome, leave the VESC running its firmware. */
+	session_release_target(r->session);
+	return ENGINE_STEP_FINISHED;
+}
+
+enum engine_run_result engine_run_step(struct engine_run *r, const struct run_hooks *hooks)
+{
+	if (!r->have_obs)
+		engine_run_probe(r, hooks);
+	if (r->finished)
+		return ENGINE_STEP_FINISHED;
+	struct plan_decision d;
+	plan_next(&r->obs, &r->exec.plan_opts, &r->exec.history, &d);
+	if (d.note[0])
+		hooks_log(hooks, "note: %s", d.note);
+	if (d.outcome != PLAN_CONTINUE)
+		return finish(r, &d, hooks);
+	if (++r->steps_run > MAX_STEPS_PER_RUN) {
+		d.outcome = PLAN_FAILED;
+		d.exit_status = VR_EXIT_INTERNAL;
+		snprintf(d.message, sizeof d.message, "the plan did not progress after %u steps (a bug: "
+			 "please report it with the log)", MAX_STEPS_PER_RUN);
+		return finish(r, &d, hooks);
+	}
+	enum step_result result = executor_run(&r->exec, &d.step, &r->obs, hooks);
+	replan(r);
+	if (result == STEP_OK) {
+		r->repeat_failures = 0;
+		return ENGINE_STEP_CONTINUE;
+	}
+	if (result == STEP_FAILED && d.step.kind != r->last_failed) {
+		/* The planner knows what a failure means (the next rung, a
+		 * diagnosis): let it decide, but never loop on one failure. */
+		r->last_failed = d.step.kind;
+		return ENGINE_STEP_CONTINUE;
+	}
+	if (result == STEP_FAILED || result == STEP_REFUSED) {
+		plan_next(&r->obs, &r->exec.plan_opts, &r->exec.history, &d);
+		if (d.outcome != PLAN_CONTINUE)
+			return finish(r, &d, hooks);
+	}
+	if (result == STEP_INTERRUPTED) {
+		r->finished = true;
+		r->exit_status = VR_EXIT_INTERRUPTED;
+		snprintf(r->outcome, sizeof r->outcome, "interrupted during \"%s\": %s. The journal has the "
+			 "state; run vesc-rescue recover again to finish.", d.step.title, r->exec.last_error);
+		hooks_log(hooks, "%s", r->outcome);
+		session_release_target(r->session);
+		return ENGINE_STEP_FINISHED;
+	}
+	return ENGINE_STEP_STOPPED;
+}
+
+bool engine_run_finished(const struct engine_run *r)
+{
+	return r->finished;
+}
+
+static void header_text(const struct engine_run *r, char *out, size_t cap)
+{
+	const struct swd_obs *swd = &r->obs.swd;
+	if (!r->have_obs)
+		snprintf(out, cap, "not probed yet");
+	else if (!swd->probe_found)
+		snprintf(out, cap, "no ST-Link");
+	else if (!swd->target_found)
+		snprintf(out, cap, "%s %s -> no target", swd->probe_name, swd->probe_version);
+	else
+		snprintf(out, cap, "%s %s -> %s %u KB", swd->probe_name, swd->probe_version, swd->target_name,
+			 swd->flash_kb);
+}
+
+static void plan_rows(const struct plan *plan, struct engine_view *view)
+{
+	static const enum plan_row_state row_of[] = {
+		[PSTATE_PENDING] = ROW_PENDING, [PSTATE_CURRENT] = ROW_CURRENT, [PSTATE_DONE] = ROW_DONE,
+		[PSTATE_FAILED] = ROW_FAILED, [PSTATE_SKIPPED] = ROW_SKIPPED,
+	};
+	view->n_plan = 0;
+	for (unsigned i = 0; i < plan->n && view->n_plan < ENGINE_MAX_PLAN; i++) {
+		const struct plan_entry *e = &plan->steps[i];
+		struct engine_plan_row *row = &view->plan[view->n_plan++];
+		row->state = row_of[e->state];
+		snprintf(row->title, sizeof row->title, "%s", e->step.title);
+		if (e->step.bytes)
+			snprintf(row->detail, sizeof row->detail, "%u bytes", e->step.bytes);
+		else
+			row->detail[0] = '\0';
+	}
+}
+
+void engine_run_fill_view(const struct engine_run *r, struct engine_view *view)
+{
+	header_text(r, view->header, sizeof view->header);
+	view->have_observations = r->have_obs;
+	if (r->have_obs) {
+		view->obs = r->obs;
+		view->verdict = r->verdict;
+		plan_rows(&r->plan, view);
+	}
+	snprintf(view->reason, sizeof view->reason, "%s", r->reason);
+	snprintf(view->backup_path, sizeof view->backup_path, "%s", r->exec.history.backup_path);
+	snprintf(view->journal_path, sizeof view->journal_path, "%s",
+		 r->exec.journal_open ? r->exec.journal.path : "");
+	view->exit_status = r->exit_status;
+	snprintf(view->outcome, sizeof view->outcome, "%s", r->outcome);
+}
