@@ -36,6 +36,8 @@ LIB_SRCS := $(filter-out src/main.c,$(LIB_SRCS))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 TEST_SRCS := $(sort $(wildcard tests/test_*.c))
 TEST_BINS := $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TOOL_SRCS := $(sort $(wildcard tests/tool_*.c))
+TOOL_BINS := $(TOOL_SRCS:tests/%.c=$(BUILD)/tests/%)
 BENCH_SRCS := $(sort $(wildcard tests/bench_*.c))
 BENCH_BINS := $(BENCH_SRCS:tests/%.c=$(BUILD)/tests/%)
 
@@ -97,7 +99,7 @@ demo: .deps-ok $(BIN)
 check-quick: $(TEST_BINS)
 	@tests/run-unit.sh $(TEST_BINS)
 
-check-e2e: $(BIN) $(FACADE_SO)
+check-e2e: $(BIN) $(FACADE_SO) $(TOOL_BINS)
 	@BUILD=$(BUILD) tests/run-e2e.sh
 
 check-man: $(BIN)
@@ -126,7 +128,7 @@ check: .deps-ok
 	@$(MAKE) --no-print-directory check-valgrind
 	@$(MAKE) --no-print-directory check-fuzz
 
-bench: $(BIN) $(FACADE_SO) $(BENCH_BINS)
+bench: $(BIN) $(FACADE_SO) $(BENCH_BINS) $(TOOL_BINS)
 	@BUILD=$(BUILD) tests/run-bench.sh
 
 # --- install -------------------------------------------------------------------
