@@ -89,11 +89,13 @@ deps:
 .deps-ok:
 	@pkg-config --exists $(PKGS) $(TEST_PKGS) || tests/deps.sh install
 
+# On a terminal: the dashboard. Without one the binary prints the probe
+# report, whose status says what it found; `make run` itself succeeds then.
 run: .deps-ok $(BIN)
-	$(BIN)
+	@$(BIN); status=$$?; if [ -t 1 ]; then exit $$status; fi
 
 demo: .deps-ok $(BIN)
-	$(BIN) --sim corrupt-app
+	@$(BIN) --sim corrupt-app; status=$$?; if [ -t 1 ]; then exit $$status; fi
 
 # --- tests -------------------------------------------------------------------
 check-quick: $(TEST_BINS)
