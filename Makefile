@@ -51,6 +51,13 @@ FACADE_SO   := $(BUILD)/libbench-usb.so
 
 BIN := $(BUILD)/vesc-rescue
 
+# Quiet by default; V=1 shows the commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
 .PHONY: all run demo check check-quick check-e2e check-asan check-valgrind check-man \
         check-fuzz fuzz bench deps .deps-ok install uninstall install-udev clean
 
@@ -58,25 +65,30 @@ all: $(BIN) $(FACADE_SO)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/pic/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -O2 -g -fPIC -fvisibility=hidden -DVR_FACADE -MMD -MP -c $< -o $@
+	@$(if $(Q),echo "  CC.pic  $<")
+	$(Q)$(CC) $(BASE_CFLAGS) $(PKG_CFLAGS) -O2 -g -fPIC -fvisibility=hidden -DVR_FACADE -MMD -MP -c $< -o $@
 
 $(BUILD)/libvr.a: $(LIB_OBJS)
 	@rm -f $@
-	ar rcs $@ $^
+	$(Q)ar rcs $@ $^
 
 $(BIN): $(BUILD)/obj/src/main.o $(BUILD)/libvr.a
-	$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) -o $@ $^ $(LDLIBS_ALL)
 
 $(FACADE_SO): $(FACADE_OBJS)
-	$(CC) -shared -fPIC -o $@ $^ $(shell pkg-config --libs unicorn) -lm -pthread
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) -shared -fPIC -o $@ $^ $(shell pkg-config --libs unicorn) -lm -pthread
 
 $(BUILD)/tests/%: tests/%.c $(BUILD)/libvr.a
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libvr.a $(TEST_LIBS) $(LDLIBS_ALL)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_CFLAGS) $(TEST_CFLAGS) -MMD -MP -o $@ $< $(BUILD)/libvr.a $(TEST_LIBS) $(LDLIBS_ALL)
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
