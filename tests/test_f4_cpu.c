@@ -323,6 +323,69 @@ static void reloaded_code_is_seen(void **state)
 	f4_model_free(m);
 }
 
+/* OpenOCD's async flash algorithm polls a FIFO pointer in SRAM while the
+ * host fills it through the AP: the running core must see those writes.
+ *   0: 6801  ldr  r1, [r0, #0]
+ *   2: 2900  cmp  r1, #0
+ *   4: d0fc  beq  0
+ *   6: be00  bkpt 0x0000 */
+static void core_sees_debugger_writes_while_running(void **state)
+{
+	(void)state;
+	static const uint16_t wait_for_word[] = {0x6801, 0x2900, 0xd0fc, 0xbe00};
+	struct bench b;
+	struct f4_model *m = make_model(&b);
+	prepare_halted(m);
+	wr32(m, BUFFER, 0);
+	load_code(m, wait_for_word, 4);
+	set_reg(m, 0, BUFFER);
+	set_reg(m, 15, LOADER);
+	wr32(m, DHCSR, 0xA05F0001u);
+	for (int i = 0; i < 50; i++)
+		pass_us(&b, 1000);
+	assert_false(f4_core_halted(m));
+	struct f4_stats st;
+	f4_model_stats(m, &st);
+	/* 50 ms at 16 instructions per microsecond */
+	assert_in_range(st.cpu_instructions, 700000, 900000);
+	wr32(m, BUFFER, 0x20000200u);
+	pass_us(&b, 10);
+	assert_true(f4_core_halted(m));
+	assert_int_equal(get_reg(m, 1), 0x20000200u);
+	f4_model_free(m);
+}
+
+/* A loader that resets the chip (AIRCR.SYSRESETREQ from the core):
+ *   0: 6008  str  r0, [r1, #0]
+ *   2: e7fe  b.n  2
+ * With VC_CORERESET the core ends halted at the reset vector with the reset
+ * state, not with the registers the emulator had when it stopped. */
+static void core_requested_reset(void **state)
+{
+	(void)state;
+	static const uint16_t reset_me[] = {0x6008, 0xe7fe};
+	struct bench b;
+	struct f4_model *m = make_model(&b);
+	uint8_t *fl = f4_model_flash(m);
+	const uint8_t vectors[8] = {0x00, 0x10, 0x02, 0x20, 0x01, 0x02, 0x00, 0x08};
+	memcpy(fl, vectors, sizeof vectors);
+	memset(fl + 0x200, 0, 16);
+	prepare_halted(m);
+	wr32(m, DEMCR, 0x01000001u);
+	load_code(m, reset_me, 2);
+	set_reg(m, 0, 0x05FA0004u);
+	set_reg(m, 1, 0xE000ED0Cu);
+	set_reg(m, 15, LOADER);
+	wr32(m, DHCSR, 0xA05F0001u);
+	pass_us(&b, 100);
+	assert_true(f4_core_halted(m));
+	assert_int_equal(rd32(m, DFSR) & 8u, 8u);
+	assert_int_equal(get_reg(m, 15), 0x08000200u);
+	assert_int_equal(get_reg(m, 13), 0x20021000u & ~3u);
+	assert_int_equal(get_reg(m, 0), 0);
+	f4_model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -332,6 +395,8 @@ int main(void)
 		cmocka_unit_test(bad_access_faults),
 		cmocka_unit_test(step_and_leave_for_flash),
 		cmocka_unit_test(reloaded_code_is_seen),
+		cmocka_unit_test(core_sees_debugger_writes_while_running),
+		cmocka_unit_test(core_requested_reset),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -226,6 +226,8 @@ struct f4_model {
 	bool debugger_seen;      /* sticky until power-on: RDP1 blocks flash from then on */
 	bool cpu_stop_requested;
 	uint64_t cpu_slice_end_us;
+	bool core_executing;       /* inside f4_cpu_run: core-side effects wait */
+	uint32_t pending_aircr;    /* a reset the running core asked for */
 
 	struct f4_cpu *cpu;
 	struct f4_stats stats;
@@ -666,16 +668,37 @@ static void after_cpu_stop(struct f4_model *m, const struct f4_cpu_result *res)
 	}
 }
 
+static void apply_aircr(struct f4_model *m, uint32_t val);
+
+static void run_core(struct f4_model *m, uint64_t budget, struct f4_cpu_result *res)
+{
+	m->cpu_stop_requested = false;
+	m->pending_aircr = 0;
+	m->core_executing = true;
+	f4_cpu_run(m->cpu, &m->regs, budget, res);
+	m->core_executing = false;
+	m->stats.cpu_instructions += res->instructions;
+}
+
+/* Returns true when the core asked for a reset during its run (and it was done). */
+static bool apply_pending_reset(struct f4_model *m)
+{
+	uint32_t val = m->pending_aircr;
+	if (!val)
+		return false;
+	m->pending_aircr = 0;
+	apply_aircr(m, val);
+	return true;
+}
+
 /* One slice of emulated execution, at most until end_us. */
 static void run_cpu_slice(struct f4_model *m, uint64_t end_us)
 {
 	uint64_t start_us = m->now_us;
 	uint64_t budget = (end_us - start_us) * INSTRUCTIONS_PER_US;
 	struct f4_cpu_result res;
-	m->cpu_stop_requested = false;
 	m->cpu_slice_end_us = end_us;
-	f4_cpu_run(m->cpu, &m->regs, budget, &res);
-	m->stats.cpu_instructions += res.instructions;
+	run_core(m, budget, &res);
 	/* now_us may have moved inside the slice while the core waited on the flash */
 	uint64_t spent_us = (res.instructions + INSTRUCTIONS_PER_US - 1) / INSTRUCTIONS_PER_US;
 	uint64_t by_instructions = start_us + spent_us;
@@ -686,7 +709,8 @@ static void run_cpu_slice(struct f4_model *m, uint64_t end_us)
 			m->now_us = end_us;
 	}
 	settle_flash(m);
-	after_cpu_stop(m, &res);
+	if (!apply_pending_reset(m))
+		after_cpu_stop(m, &res);
 }
 
 static void run_until(struct f4_model *m, uint64_t target_us)
@@ -970,10 +994,10 @@ static void single_step(struct f4_model *m)
 	uint32_t pc = m->regs.r[15];
 	if (m->cpu && f4_cpu_executes_at(pc)) {
 		struct f4_cpu_result res;
-		m->cpu_stop_requested = false;
 		m->cpu_slice_end_us = m->now_us;
-		f4_cpu_run(m->cpu, &m->regs, 1, &res);
-		m->stats.cpu_instructions += res.instructions;
+		run_core(m, 1, &res);
+		if (apply_pending_reset(m))
+			return;
 		m->core = CORE_HALTED;
 		if (res.why == F4_CPU_BKPT) {
 			enter_halt(m, DFSR_BKPT);
@@ -1077,10 +1101,8 @@ static void dcrsr_write(struct f4_model *m, uint32_t val)
 	}
 }
 
-static void aircr_write(struct f4_model *m, uint32_t val)
+static void apply_aircr(struct f4_model *m, uint32_t val)
 {
-	if ((val >> 16) != AIRCR_VECTKEY)
-		return;
 	uint32_t *aircr = &m->per.scs[(AIRCR_ADDR - SCS_BASE) / 4];
 	*aircr = val & 0x700u;   /* PRIGROUP */
 	if (val & AIRCR_SYSRESETREQ) {
@@ -1089,6 +1111,20 @@ static void aircr_write(struct f4_model *m, uint32_t val)
 		/* core only: peripherals and the flash interface keep their state */
 		core_leave_reset(m);
 	}
+}
+
+/* A reset requested by the running core takes effect once the emulator has
+ * stopped, so the emulator's register file cannot overwrite the reset state. */
+static void aircr_write(struct f4_model *m, uint32_t val)
+{
+	if ((val >> 16) != AIRCR_VECTKEY)
+		return;
+	if (m->core_executing) {
+		m->pending_aircr = val;
+		m->cpu_stop_requested = true;
+		return;
+	}
+	apply_aircr(m, val);
 }
 
 static uint32_t scs_read(struct f4_model *m, uint32_t addr)
@@ -1113,7 +1149,8 @@ static uint32_t scs_read(struct f4_model *m, uint32_t addr)
 	}
 }
 
-static void scs_write(struct f4_model *m, uint32_t addr, uint32_t val, uint32_t mask)
+static void scs_write(struct f4_model *m, uint32_t addr, uint32_t val, uint32_t mask,
+		      enum initiator who)
 {
 	uint32_t *plain = &m->per.scs[(addr - SCS_BASE) / 4];
 	bool full = mask == 0xFFFFFFFFu;
@@ -1132,11 +1169,12 @@ static void scs_write(struct f4_model *m, uint32_t addr, uint32_t val, uint32_t 
 		m->dbg.dfsr &= ~(val & mask & DFSR_MASK);
 		return;
 	case DHCSR_ADDR:
-		if (full)
+		/* halting debug belongs to the debugger; software writes are ignored */
+		if (full && who == BY_DEBUGGER)
 			dhcsr_write(m, val);
 		return;
 	case DCRSR_ADDR:
-		if (full)
+		if (full && who == BY_DEBUGGER)
 			dcrsr_write(m, val);
 		return;
 	case DCRDR_ADDR:
@@ -1294,11 +1332,12 @@ static void fp_ctrl_write(struct f4_model *m, uint32_t val)
 		m->dbg.fp_ctrl = (m->dbg.fp_ctrl & ~1u) | (val & 1u);
 }
 
-static bool ppb_write(struct f4_model *m, uint32_t addr, uint32_t val, uint32_t mask)
+static bool ppb_write(struct f4_model *m, uint32_t addr, uint32_t val, uint32_t mask,
+		      enum initiator who)
 {
 	uint32_t a = addr & ~3u;
 	if (in_range(a, SCS_BASE, SCS_SIZE))
-		scs_write(m, a, val, mask);
+		scs_write(m, a, val, mask, who);
 	else if (in_range(a, DBGMCU_BASE, 0x10))
 		dbgmcu_write(m, a - DBGMCU_BASE, val, mask);
 	else if (a == FP_CTRL_ADDR)
@@ -1452,7 +1491,7 @@ static enum f4_ack bus_write(struct f4_model *m, uint32_t addr, unsigned width, 
 	enum f4_ack ack;
 	if (periph_write(m, addr, shifted, mask, who, &ack))
 		return ack;
-	if (ppb_write(m, addr, shifted, mask))
+	if (ppb_write(m, addr, shifted, mask, who))
 		return F4_ACK_OK;
 	return F4_ACK_FAULT;
 }

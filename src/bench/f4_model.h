@@ -70,7 +70,9 @@ enum f4_ack f4_mem_write(struct f4_model *m, uint32_t addr, const void *buf, siz
 			 unsigned width, uint32_t *fault_addr);
 
 /* Core registers through DCRSR/DCRDR: only while halted (else FAULT).
- * reg numbering as in swd_probe.h. */
+ * reg numbering as in swd_probe.h and DCRSR.REGSEL: 0-15, 16 xPSR, 17 MSP,
+ * 18 PSP, 20 CONTROL/FAULTMASK/BASEPRI/PRIMASK, 33 FPSCR, 64-95 S0-S31;
+ * other numbers FAULT. */
 enum f4_ack f4_core_reg_read(struct f4_model *m, unsigned reg, uint32_t *val);
 enum f4_ack f4_core_reg_write(struct f4_model *m, unsigned reg, uint32_t val);
 

@@ -68,7 +68,6 @@ enum {
 };
 
 #define DFU_EXIT 0x07
-#define SWIM_EXIT 0x01
 #define DP_PORT 0xFFFFu
 /* RW_MISC batches (OpenOCD's dapdirect driver): one operation byte per item,
  * padded to 4, then one 32-bit value per item. */
@@ -92,6 +91,7 @@ enum {
 struct pending_write {
 	bool active;
 	bool misc;               /* an RW_MISC_OUT batch, not memory data */
+	size_t items;            /* operations in that batch */
 	unsigned width;          /* 1, 2 or 4 */
 	uint32_t addr;
 	size_t len, got;
@@ -762,7 +762,7 @@ static void dbg_rw_misc_out(struct stlink_sim *sim, const uint8_t *cmd)
 	sim->misc_items = 0;
 	sim->write.misc = true;
 	sim->write.width = 4;
-	sim->write.addr = items;
+	sim->write.items = items;
 	sim->write.len = align4(items) + 4u * items;
 	sim->write.got = 0;
 	sim->write.active = sim->write.len > 0;
@@ -796,7 +796,7 @@ static void misc_item(struct stlink_sim *sim, size_t i, uint8_t op, uint32_t val
 
 static void run_misc_batch(struct stlink_sim *sim)
 {
-	size_t items = sim->write.addr;
+	size_t items = sim->write.items;
 	const uint8_t *ops = sim->data, *vals = sim->data + align4(items);
 	uint32_t ap = 0;
 	for (size_t i = 0; i < items; i++)
@@ -875,8 +875,8 @@ static void run_command(struct stlink_sim *sim, const uint8_t *cmd)
 			sim->mode = STLINK_MODE_MASS;
 		break;
 	case OP_SWIM:
-		/* We never enter SWIM; leaving it is a no-op, as on an idle probe. */
-		(void)SWIM_EXIT;
+		/* SWIM_EXIT (F4 01) and the rest: this probe never enters SWIM,
+		 * so there is nothing to leave and no reply. */
 		break;
 	case OP_DEBUG:
 		if (sim->mode == STLINK_MODE_DFU)

@@ -17,6 +17,15 @@ run under_reset healthy s1 st-info --probe --connect-under-reset
 expect_rc under_reset 0
 expect_out under_reset 'chipid: +0x0413'
 
+# Old V2 firmware reports its serial as 12 raw bytes; the tool hex-encodes
+# them and must end up with the same 24 digits.
+serial=$(sed -n 's/^ *serial: *//p' "$conf_tmp/probe.out")
+VR_BENCH_PROBE=v2,raw-serial
+export VR_BENCH_PROBE
+run raw healthy s1 st-info --probe
+expect_out raw "serial: +$serial\$"
+[ -n "$serial" ] || fail "probe: no serial line"
+
 VR_BENCH_PROBE=v2-1,genuine
 export VR_BENCH_PROBE
 run v21 healthy s1 st-info --probe

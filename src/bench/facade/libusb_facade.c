@@ -4,8 +4,10 @@
  *
  *   VR_BENCH_SIM=healthy[,k=v...]  the scenario (as --sim); default healthy
  *   VR_BENCH_STATE=FILE            chip state kept between processes
- *   VR_BENCH_PROBE=v2|v2-1|v3[,genuine]  which probe (default: the
- *                                  scenario's, a V2 clone)
+ *   VR_BENCH_PROBE=v2|v2-1|v3[,genuine][,raw-serial]  which probe
+ *                                  (default: the scenario's, a V2 clone);
+ *                                  raw-serial: the 12-byte serial of old
+ *                                  V2 firmware (reference §1.1)
  *   VR_BENCH_TRACE=1               every transfer on stderr
  *   VR_BENCH_STATS=FILE            the model's counters appended at exit
  *
@@ -37,6 +39,9 @@
 /* A timed-out transfer costs real waiting, but never more than this: the
  * tools' own 3-6 s timeouts would only slow the tests down. */
 #define MAX_TIMEOUT_SLEEP_MS 300u
+/* A host idle for minutes would otherwise cost minutes of emulating a
+ * spinning core; any loader finishes its buffer well within this. */
+#define MAX_IDLE_CATCH_UP_US 5000000ull
 /* State is saved at most this often while flash keeps changing. */
 #define SAVE_INTERVAL_NS 250000000ull
 
@@ -69,6 +74,7 @@ static struct facade_state {
 	uint64_t last_save_ns;
 	double time_scale;          /* modeled seconds per real second = 1 / time_scale */
 	bool trace;                 /* VR_BENCH_TRACE: every transfer on stderr */
+	bool raw_serial;            /* old V2 firmware: 12 raw serial bytes */
 	struct queued_transfer queue[MAX_QUEUED];
 	size_t queued;
 } facade = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -140,6 +146,7 @@ static void facade_init_locked(void)
 	}
 	facade.time_scale = sc.time_scale > 0 ? sc.time_scale : 1.0;
 	facade.trace = getenv("VR_BENCH_TRACE") != NULL;
+	facade.raw_serial = getenv("VR_BENCH_PROBE") && strstr(getenv("VR_BENCH_PROBE"), "raw-serial");
 	facade.last_real_ns = real_ns();
 	facade.last_save_ns = facade.last_real_ns;
 	facade.dev.refs = 1;
@@ -195,8 +202,10 @@ static void catch_up_real_time_locked(void)
 {
 	uint64_t now = real_ns();
 	uint64_t real_us = (now - facade.last_real_ns) / 1000u;
-	if (real_us > 0)
-		stlink_sim_pass_time(facade.chip.probe, (uint64_t)((double)real_us / facade.time_scale));
+	uint64_t modeled_us = (uint64_t)((double)real_us / facade.time_scale);
+	if (modeled_us > MAX_IDLE_CATCH_UP_US)
+		modeled_us = MAX_IDLE_CATCH_UP_US;
+	stlink_sim_pass_time(facade.chip.probe, modeled_us);
 }
 
 /* Called when the facade hands control back to the host. */
@@ -671,6 +680,26 @@ static const char *string_for_index(uint8_t index)
 	}
 }
 
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
+		: c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0;
+}
+
+/* Old V2 firmware sends its 12 serial bytes raw, one per UTF-16 unit:
+ * descriptor length 26 instead of 50; hosts hex-encode them. */
+static size_t raw_serial_descriptor(unsigned char *d)
+{
+	const char *hex = stlink_sim_get_config(facade.chip.probe)->serial;
+	d[0] = 26;
+	d[1] = LIBUSB_DT_STRING;
+	for (size_t i = 0; i < 12; i++) {
+		d[2 + 2 * i] = (unsigned char)(hex_digit(hex[2 * i]) << 4 | hex_digit(hex[2 * i + 1]));
+		d[3 + 2 * i] = 0;
+	}
+	return 26;
+}
+
 /* A string descriptor as the device sends it: length, type 3, UTF-16LE. */
 static int string_descriptor(uint8_t index, unsigned char *data, uint16_t length)
 {
@@ -682,6 +711,8 @@ static int string_descriptor(uint8_t index, unsigned char *data, uint16_t length
 		d[2] = 0x09;   /* LANGID 0x0409, English (US) */
 		d[3] = 0x04;
 		n = 4;
+	} else if (index == 3 && facade.raw_serial) {
+		n = raw_serial_descriptor(d);
 	} else {
 		const char *s = string_for_index(index);
 		size_t len;
