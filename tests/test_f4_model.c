@@ -634,8 +634,12 @@ static void lockout_after_app_start(void **state)
 	assert_int_equal(rd32(m, 0xE000ED00u), 0x410FC241u);
 	wr32(m, DHCSR, 0xA05F0003u);
 	wr32(m, DEMCR, 0x01000001u);
+	/* the flash interface is held in reset with the core: an unlock does not stick */
+	wr32(m, FLASH_KEYR, 0x45670123u);
+	wr32(m, FLASH_KEYR, 0xCDEF89ABu);
 	f4_set_nrst(m, false);
 	assert_true(f4_core_halted(m));
+	assert_int_equal(rd32(m, FLASH_CR), 0x80000000u);
 	assert_int_equal(rd32(m, DFSR) & 8u, 8u);
 	uint32_t pc = 0;
 	assert_int_equal(f4_core_reg_read(m, 15, &pc), F4_ACK_OK);

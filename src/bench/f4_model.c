@@ -1703,6 +1703,9 @@ static void nrst_changed(struct f4_model *m, bool was_low)
 	if (low) {
 		system_reset(m);   /* held: CORE_IN_RESET */
 	} else {
+		/* the peripherals were held in reset all along: whatever the
+		 * debugger wrote to them meanwhile did not stick */
+		reset_peripherals(m);
 		m->dbg.reset_st = true;
 		core_leave_reset(m);
 	}
