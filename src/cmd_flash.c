@@ -1,6 +1,7 @@
 /* The single-operation subcommands: survey, backup, erase, write, verify,
  * restore. Each attaches over SWD (the same ladder as `probe`), and every
  * one that changes flash first saves a verified backup and asks. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,9 @@ static vr_err attach(struct flash_cmd *c, struct vr_error *err)
 {
 	c->hooks = (struct run_hooks){.ctx = (void *)c->opts, .log = c->opts->json ? NULL : log_stderr,
 				      .confirm = confirm_tty, .ask_person = ask_person_tty};
+	/* A file size limit makes the backup's write fail (EFBIG) instead of
+	 * killing us with a partial backup on disk. */
+	signal(SIGXFSZ, SIG_IGN);
 	c->obs = calloc(1, sizeof *c->obs);
 	if (!c->obs)
 		return vr_fail(err, VR_ERR_NOMEM, "out of memory");

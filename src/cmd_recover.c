@@ -16,10 +16,13 @@
 
 /* The engine a signal handler may ask to stop at the next safe point. */
 static struct engine *signal_target;
+/* Set by the handler: the person (or a dropped session) asked us to stop. */
+static volatile sig_atomic_t got_signal;
 
 static void on_signal(int sig)
 {
 	(void)sig;
+	got_signal = 1;
 	if (signal_target)
 		engine_cancel_from_signal(signal_target);
 }
@@ -37,6 +40,9 @@ static void install_signals(struct engine *e)
 	/* A dropped SSH session closes our output; the work must go on to a
 	 * safe point regardless. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Over a file size limit (ulimit -f) a write must fail with EFBIG and
+	 * stop the run before any erase, not kill it halfway through a backup. */
+	signal(SIGXFSZ, SIG_IGN);
 }
 
 struct line_ui {
@@ -221,10 +227,18 @@ int cmd_recover(const struct cli_options *opts)
 		print_plan(v, opts->json ? stderr : stdout);
 		status = VR_EXIT_OK;
 	} else {
-		request(&ui, ENGINE_REQ_RUN_ON, v);
-		if (v->phase != ENGINE_FINISHED)
+		if (!got_signal)
+			request(&ui, ENGINE_REQ_RUN_ON, v);
+		/* A signal stops the run at the next step boundary (the engine
+		 * finishes the step in hand): going on would ignore it. */
+		if (v->phase != ENGINE_FINISHED && !got_signal)
 			request(&ui, ENGINE_REQ_RUN_ON, v);
 		status = v->phase == ENGINE_FINISHED ? v->exit_status : (ui.refused ? VR_EXIT_CONFIRM : VR_EXIT_FAILED);
+		if (v->phase != ENGINE_FINISHED && got_signal) {
+			status = VR_EXIT_INTERRUPTED;
+			snprintf(v->outcome, sizeof v->outcome, "interrupted by a signal between two steps: the "
+				 "step in hand was finished and journaled. Run vesc-rescue recover again to finish.");
+		}
 		if (!opts->json)
 			fprintf(stdout, "%s\n", v->outcome[0] ? v->outcome : v->reason);
 	}

@@ -119,6 +119,16 @@ enum engine_run_result engine_run_step(struct engine_run *r, const struct run_ho
 		r->repeat_failures = 0;
 		return ENGINE_STEP_CONTINUE;
 	}
+	if (result == STEP_FAILED && r->exec.last_rc == VR_ERR_INPUT) {
+		/* An input file went bad under us (changed on disk since it was
+		 * checked): retrying cannot help; the person must look at it. */
+		d.outcome = PLAN_NEEDS_PERSON;
+		d.exit_status = VR_EXIT_INPUT;
+		snprintf(d.message, sizeof d.message, "Stopped at \"%s\": %s. The chip is as the journal "
+			 "says; run recover again with the right file to finish.", d.step.title, r->exec.last_error);
+		d.evidence[0] = '\0';
+		return finish(r, &d, hooks);
+	}
 	if (result == STEP_FAILED && d.step.kind != r->last_failed) {
 		/* The planner knows what a failure means (the next rung, a
 		 * diagnosis): let it decide, but never loop on one failure. */

@@ -39,6 +39,9 @@ static void fill_plan_options(struct executor *x)
 	const struct cli_options *o = session_options(x->session);
 	struct plan_options *p = &x->plan_opts;
 	memset(p, 0, sizeof *p);
+	/* No image: no version to expect (0 would read as "firmware 0.00"). */
+	p->bootloader.major = p->bootloader.minor = -1;
+	p->firmware.major = p->firmware.minor = -1;
 	p->keep_config = o->keep_config;
 	p->restore_config = o->restore_config;
 	p->dry_run = o->dry_run;
@@ -51,8 +54,11 @@ static void fill_plan_options(struct executor *x)
 		 x->backup.path[0] ? x->backup.path : (o->backup_path ? o->backup_path : ""));
 	if (x->have_bootloader)
 		plan_image_from(&x->bootloader, &p->bootloader);
-	if (x->have_firmware)
+	if (x->have_firmware) {
 		plan_image_from(&x->firmware, &p->firmware);
+		/* The planner's HW check needs the image's group. */
+		snprintf(p->firmware.hw_name, sizeof p->firmware.hw_name, "%s", x->fw_group);
+	}
 }
 
 vr_err executor_init(struct executor *x, struct session *s, struct vr_error *err)
@@ -105,6 +111,7 @@ static void choose_from_tree(struct executor *x, const char *hw, const struct ru
 	if (!x->have_firmware && m.firmware) {
 		if (!load_image(m.firmware->path, VESC_ROLE_FIRMWARE, &x->firmware, &err)) {
 			x->have_firmware = true;
+			snprintf(x->fw_group, sizeof x->fw_group, "%s", m.firmware->group);
 			hooks_log(hooks, "images: firmware for HW %s: %s", hw, m.firmware->path);
 		} else {
 			hooks_log(hooks, "images: %s", err.msg);
@@ -351,6 +358,7 @@ static vr_err program_range(struct executor *x, struct stm32f4 *t, const struct 
 		ev.kind = JEV_PROGRESS;
 		ev.offset = image_off + (uint32_t)n;
 		journal_write(x, &ev, true, hooks);
+		x->write_reached = ev.offset;
 		if (hooks_cancelled(hooks) && off + n < len)
 			return vr_fail(err, VR_ERR_INTERRUPTED, "stopped after 0x%08X on request; a second run "
 				       "continues from there", at + (uint32_t)n);
@@ -369,6 +377,26 @@ static uint8_t *image_flat(const struct image *img, uint32_t base, size_t *len)
 		image_read_range(img, base, buf, n, 0xFF);
 	*len = n;
 	return buf;
+}
+
+/* The firmware's first two words (initial SP, reset vector) are written
+ * after everything else. Until then the application has no valid vector
+ * table, so a chip left with a partial image (probe yanked, signal,
+ * power loss) never boots it: a boot would run the firmware's first-boot
+ * code, which burns flag and CRC of the partial image into crcinfo
+ * (0x0807FFF0) where the resumed write cannot change them again. */
+#define VECTOR_BYTES 8u
+
+static vr_err program_vectors(struct stm32f4 *t, uint32_t base, const uint8_t *vectors, bool force,
+			      struct vr_error *err)
+{
+	struct stm32f4_write_opts wopts = {.force = force};
+	vr_err rc = force ? VR_OK : resume_is_safe(t, base, vectors, VECTOR_BYTES, err);
+	if (!rc) {
+		wopts.force = true;  /* blank or already equal: checked above */
+		rc = stm32f4_program(t, base, vectors, VECTOR_BYTES, &wopts, err);
+	}
+	return rc;
 }
 
 static vr_err do_write(struct executor *x, const struct plan_step *step, const struct run_hooks *hooks,
@@ -393,6 +421,13 @@ static vr_err do_write(struct executor *x, const struct plan_step *step, const s
 					 .total = len};
 	struct stm32f4 *t = target_with_hooks(x, hooks, &bridge);
 	rc = need_target(x, t, err);
+	x->write_reached = step->resume_offset;
+	uint8_t vectors[VECTOR_BYTES];
+	bool vectors_last = !is_bl && len >= VECTOR_BYTES;
+	if (vectors_last) {
+		memcpy(vectors, data, VECTOR_BYTES);
+		memset(data, 0xFF, VECTOR_BYTES);  /* 0xFF words are skipped */
+	}
 	if (!rc && step->skip_config_window && !is_bl) {
 		size_t head = F4_CONFIG_START - base;
 		size_t tail_at = F4_CONFIG_END - base;
@@ -403,6 +438,8 @@ static vr_err do_write(struct executor *x, const struct plan_step *step, const s
 	} else if (!rc) {
 		rc = program_range(x, t, step, base, data, len, base, &bridge, hooks, err);
 	}
+	if (!rc && vectors_last)
+		rc = program_vectors(t, base, vectors, session_options(x->session)->force, err);
 	free(data);
 	return rc;
 }
@@ -436,9 +473,14 @@ static vr_err do_verify(struct executor *x, const struct plan_step *step, const 
 	struct progress_bridge bridge = {.what = "verifying"};
 	struct stm32f4 *t = target_with_hooks(x, hooks, &bridge);
 	vr_err rc = need_target(x, t, err);
-	if (!rc && x->have_bootloader && (step->role == ROLE_NONE || step->role == ROLE_BOOTLOADER))
+	/* Verify what this plan wrote, as the step's sectors say: an image
+	 * given but not written (a bootloader-only path) is not compared with
+	 * a firmware that has booted and stored its crcinfo. */
+	bool bl = step->role == ROLE_BOOTLOADER || (step->role == ROLE_NONE && (step->sectors & (1u << 11)));
+	bool fw = step->role == ROLE_FIRMWARE || (step->role == ROLE_NONE && (step->sectors & 1u));
+	if (!rc && x->have_bootloader && bl)
 		rc = verify_one(x, t, &x->bootloader, F4_BOOTLOADER_ADDR, false, hooks, err);
-	if (!rc && x->have_firmware && (step->role == ROLE_NONE || step->role == ROLE_FIRMWARE))
+	if (!rc && x->have_firmware && fw)
 		rc = verify_one(x, t, &x->firmware, F4_FLASH_BASE, step->skip_config_window, hooks, err);
 	return rc;
 }
@@ -598,6 +640,7 @@ enum step_result executor_run(struct executor *x, const struct plan_step *step, 
 	struct vr_error err;
 	vr_error_clear(&err);
 	x->last_error[0] = '\0';
+	x->last_rc = VR_OK;
 	enum step_result result;
 	uint32_t bytes_done = 0;
 	hooks_log(hooks, "step: %s — %s", step->title, step->reason);
@@ -611,14 +654,20 @@ enum step_result executor_run(struct executor *x, const struct plan_step *step, 
 			journal_write(x, &ev, true, hooks);
 		}
 		vr_err rc = dispatch(x, step, obs, hooks, &err);
+		x->last_rc = rc;
 		result = result_of(rc);
 		if (rc) {
 			snprintf(x->last_error, sizeof x->last_error, "%s", err.msg);
 			hooks_log(hooks, "%s: %s", step->title, err.msg);
 		}
-		if (step->kind == STEP_WRITE_BOOTLOADER || step->kind == STEP_WRITE_FIRMWARE)
-			bytes_done = result == STEP_OK ? step->bytes : step->resume_offset;
+		bool is_write = step->kind == STEP_WRITE_BOOTLOADER || step->kind == STEP_WRITE_FIRMWARE;
+		/* An unfinished write records how far its journaled blocks got, so
+		 * the next run (or the next step of this one) resumes there. */
+		if (is_write)
+			bytes_done = result == STEP_OK ? step->bytes : x->write_reached;
 		journal_event_for(x, step, result, &ev);
+		if (is_write && result != STEP_OK)
+			ev.offset = bytes_done;
 		snprintf(ev.evidence, sizeof ev.evidence, "%s", x->last_error);
 		journal_write(x, &ev, step->destructive, hooks);
 	}

@@ -21,6 +21,7 @@ struct executor {
 	struct session *session;
 	struct image bootloader, firmware;
 	bool have_bootloader, have_firmware;
+	char fw_group[32];              /* --images group of the firmware, "" unknown */
 	char images_note[300];          /* why an image could not be chosen from --images */
 	struct backup backup;
 	struct journal journal;
@@ -29,6 +30,8 @@ struct executor {
 	struct plan_history history;
 	struct plan_options plan_opts;
 	char last_error[VR_ERROR_MSG_MAX];
+	vr_err last_rc;                 /* the failed step's error code */
+	uint32_t write_reached;         /* image offset the current write has journaled */
 };
 
 /* Loads and checks --bootloader/--firmware (or picks them from --images by

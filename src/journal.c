@@ -150,6 +150,9 @@ static vr_err check_regular_ours(int fd, const char *path, struct vr_error *err)
 	if (st.st_uid != geteuid())
 		return vr_fail(err, VR_ERR_ACCESS, "%s belongs to another user: refused (remove it "
 			       "or give another --log path)", path);
+	/* It names the chip and the backup: others have no business reading it. */
+	if ((st.st_mode & 077) && fchmod(fd, st.st_mode & 0700) != 0)
+		return vr_fail(err, VR_ERR_IO, "cannot make %s private: %s", path, strerror(errno));
 	return VR_OK;
 }
 
@@ -584,9 +587,18 @@ static bool take_address(const struct jvalue *v, uint32_t *out)
 	return true;
 }
 
+/* Copies src, cutting (when it must) before a UTF-8 sequence rather than
+ * inside one, so a stored field stays valid text. */
 static void copy_str(char *dst, size_t cap, const char *src)
 {
-	snprintf(dst, cap, "%s", src);
+	size_t len = strlen(src);
+	if (len >= cap) {
+		len = cap - 1;
+		while (len > 0 && ((unsigned char)src[len] & 0xC0) == 0x80)
+			len--;
+	}
+	memcpy(dst, src, len);
+	dst[len] = '\0';
 }
 
 /* Applies one key; false when the value is not acceptable. Unknown keys are
@@ -755,8 +767,20 @@ static void apply_step(struct plan_history *hist, const struct journal_event *ev
 
 static void apply_progress(struct plan_history *hist, const struct journal_event *ev)
 {
+	if (ev->step == STEP_NONE)
+		return;
 	struct plan_record *r = open_record(hist, ev);
-	if (r && ev->offset > r->bytes_done)
+	if (!r) {
+		/* Progress implies the step started, even if its "started" line
+		 * was never written (writes into blank flash are not destructive). */
+		struct plan_record rec = {
+			.kind = ev->step, .path = ev->path, .result = STEP_STARTED, .rung = ev->rung,
+			.role = ev->role, .sectors = ev->sectors, .bytes_done = ev->offset,
+		};
+		plan_history_add(hist, &rec);
+		return;
+	}
+	if (ev->offset > r->bytes_done)
 		r->bytes_done = ev->offset;
 }
 

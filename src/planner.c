@@ -272,6 +272,28 @@ static unsigned hist_count(const struct plan_history *hist)
 	return hist->n < PLAN_MAX_RECORDS ? hist->n : PLAN_MAX_RECORDS;
 }
 
+/* A refusal from an earlier run does not bind this one: the person may be
+ * at the bench now. */
+static bool record_usable(const struct plan_history *hist, unsigned i)
+{
+	return !(hist->rec[i].result == STEP_REFUSED && i < hist->n_from_journal);
+}
+
+/* The latest record of (path, kind, role) in [from, to). */
+static const struct plan_record *find_record_in(const struct plan_history *hist, unsigned from,
+						unsigned to, enum plan_path path,
+						enum plan_step_kind kind, enum image_role role)
+{
+	if (to > hist_count(hist))
+		to = hist_count(hist);
+	for (unsigned i = to; i-- > from;) {
+		const struct plan_record *r = &hist->rec[i];
+		if (r->path == path && r->kind == kind && r->role == role && record_usable(hist, i))
+			return r;
+	}
+	return NULL;
+}
+
 /* The latest record of (path, kind, role) at or after index `from`. */
 static const struct plan_record *find_record(const struct plan_history *hist, unsigned from,
 					     enum plan_path path, enum plan_step_kind kind,
@@ -279,7 +301,7 @@ static const struct plan_record *find_record(const struct plan_history *hist, un
 {
 	for (unsigned i = hist_count(hist); i-- > from;) {
 		const struct plan_record *r = &hist->rec[i];
-		if (r->path == path && r->kind == kind && r->role == role)
+		if (r->path == path && r->kind == kind && r->role == role && record_usable(hist, i))
 			return r;
 	}
 	return NULL;
@@ -323,7 +345,7 @@ struct ctx {
 	const struct plan_options *opts;
 	const struct plan_history *hist;  /* what the plan trusts (may be empty) */
 	const struct plan_history *given; /* everything the caller gave */
-	struct plan_history empty;
+	struct plan_history trusted;      /* this run's records when the journal is not trusted */
 	struct plan *plan;
 	unsigned path_from;               /* records of the active path start here */
 	bool resumed;                     /* every record of the path is from the journal */
@@ -379,8 +401,8 @@ static const char *backup_where(const struct ctx *c)
 {
 	if (c->opts->backup_path[0])
 		return c->opts->backup_path;
-	if (c->hist->backup_path[0])
-		return c->hist->backup_path;
+	if (c->given->backup_path[0])
+		return c->given->backup_path;
 	return "$XDG_STATE_HOME/vesc-rescue/backup-<UID>-<time>.bin";
 }
 
@@ -402,24 +424,48 @@ static void hw_caveat(const struct ctx *c, const struct plan_image *img, char *o
 
 /* ---- images -------------------------------------------------------------- */
 
+/* Has this path already changed the flash (in this run or a journaled one)? */
+static bool path_started(const struct ctx *c)
+{
+	for (unsigned i = c->path_from; i < hist_count(c->hist); i++) {
+		const struct plan_record *r = &c->hist->rec[i];
+		bool changes = is_write_kind(r->kind) || is_erase_kind(r->kind) ||
+			       r->kind == STEP_RDP_REGRESS || r->kind == STEP_WRP_CLEAR;
+		if (r->path == c->plan->path && changes && r->result != STEP_REFUSED &&
+		    record_usable(c->hist, i))
+			return true;
+	}
+	return false;
+}
+
+static const char *changed_text(const struct ctx *c)
+{
+	return path_started(c) ? "Earlier steps already changed the flash (the journal has them): "
+				 "give the image to finish." : "Nothing was changed.";
+}
+
 static bool check_firmware_image(struct ctx *c)
 {
 	const struct plan_image *fw = &c->opts->firmware;
 	if (!fw->present) {
 		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_USAGE, "The recovery needs a firmware image: give "
 		       "--firmware FILE (VESC_default.bin for your HW) or --images DIR (VESC Tool's "
-		       "res/firmwares tree or the firmware archive). Nothing was changed.");
+		       "res/firmwares tree or the firmware archive). %s", changed_text(c));
 		return false;
 	}
 	if (fw->size == 0 || fw->size > APP_REGION_MAX) {
 		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_INPUT, "%s is %u bytes: a VESC firmware image is "
 		       "at most 512 KiB (524,280 bytes for 6.x, 393,208 for 5.x) and would otherwise "
-		       "overlap the staging area or the bootloader in sector 11. Nothing was changed.",
-		       fw->name, (unsigned)fw->size);
+		       "overlap the staging area or the bootloader in sector 11. %s",
+		       fw->name, (unsigned)fw->size, changed_text(c));
 		return false;
 	}
+	/* The HW check gates the first change only: once the image is written
+	 * the VESC itself reports a HW, and a mismatch then is an outcome
+	 * (success_outcome), not a reason to stop half way. */
 	const char *hw = hw_of_vesc(c);
-	if (fw->hw_name[0] && hw[0] && !hw_group_matches(fw->hw_name, hw) && !c->opts->force) {
+	if (fw->hw_name[0] && hw[0] && !hw_group_matches(fw->hw_name, hw) && !c->opts->force &&
+	    !path_started(c)) {
 		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_INPUT, "%s is built for HW %s but this VESC is HW "
 		       "%s: a wrong-HW firmware can damage the hardware. Choose the image of your HW "
 		       "(or --force if you are sure). Nothing was changed.", fw->name, fw->hw_name, hw);
@@ -434,13 +480,13 @@ static bool check_bootloader_image(struct ctx *c)
 	if (!bl->present) {
 		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_USAGE, "The recovery needs a bootloader image: "
 		       "give --bootloader FILE (VESC Tool's res/bootloaders/generic.bin, or the file "
-		       "whose name holds your HW) or --images DIR. Nothing was changed.");
+		       "whose name holds your HW) or --images DIR. %s", changed_text(c));
 		return false;
 	}
 	if (bl->size == 0 || bl->size > F4_BOOTLOADER_MAX) {
 		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_INPUT, "%s is %u bytes: a bootloader fits sector "
-		       "11 (at most 128 KiB; released ones are 3,792 to 5,776 bytes). Nothing was "
-		       "changed.", bl->name, (unsigned)bl->size);
+		       "11 (at most 128 KiB; released ones are 3,792 to 5,776 bytes). %s", bl->name,
+		       (unsigned)bl->size, changed_text(c));
 		return false;
 	}
 	return true;
@@ -517,6 +563,7 @@ static void step_verify(struct ctx *c, bool bl, bool fw, bool skip_window)
 		uint32_t n = c->opts->firmware.size;
 		s->bytes += skip_window && n > F4_CONFIG_END - F4_FLASH_BASE ? n - CONFIG_WINDOW : n;
 		s->sectors |= sectors_of_range(F4_FLASH_BASE, n);
+		s->skip_config_window = skip_window;
 		if (skip_window)
 			s->sectors &= (uint16_t)~CONFIG_SECTORS;
 	}
@@ -534,7 +581,11 @@ static void step_reset_and_wait(struct ctx *c)
 	if (!s)
 		return;
 	s->wait_ms = PLAN_WAIT_VESC_MS;
-	if (c->plan->path != PATH_RESTART) {
+	/* Expect a version only when the image's is fully known: a path that
+	 * did not write the firmware accepts whatever answers. */
+	bool wrote_fw = c->plan->path == PATH_CANONICAL || c->plan->path == PATH_KEEP_CONFIG ||
+			c->plan->path == PATH_FIRMWARE_ONLY;
+	if (wrote_fw && c->opts->firmware.major >= 0 && c->opts->firmware.minor >= 0) {
 		s->expect_major = c->opts->firmware.major;
 		s->expect_minor = c->opts->firmware.minor;
 	}
@@ -944,7 +995,7 @@ static const struct plan_record *rung_record(const struct ctx *c, enum attach_re
 {
 	for (unsigned i = hist_count(c->hist); i-- > 0;) {
 		const struct plan_record *r = &c->hist->rec[i];
-		if (r->kind == STEP_SWD_ATTACH && r->rung == rung)
+		if (r->kind == STEP_SWD_ATTACH && r->rung == rung && record_usable(c->hist, i))
 			return r;
 	}
 	return NULL;
@@ -984,6 +1035,15 @@ static bool ladder_saw_dpidr(const struct swd_obs *swd)
 	return false;
 }
 
+static const char *manual_rung_saw(const struct swd_obs *swd)
+{
+	unsigned n = swd->n_rungs < OBS_MAX_RUNGS ? swd->n_rungs : OBS_MAX_RUNGS;
+	for (unsigned i = n; i-- > 0;)
+		if (swd->ladder[i].rung == ATTACH_MANUAL_RESET)
+			return swd->ladder[i].saw[0] ? swd->ladder[i].saw : "failed";
+	return "failed";
+}
+
 /* Probe fine, no target: the attach ladder of issue 5, then the evidence. */
 static void decide_no_target(struct ctx *c)
 {
@@ -1021,10 +1081,12 @@ static void decide_no_target(struct ctx *c)
 		       "NRST held by hand. The MCU is likely damaged; the last resort is replacing the "
 		       "STM32F405.");
 	else
-		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_UNREACHABLE, "No SWD answer at any rung, not even "
-		       "with NRST held by hand: RDP2, a dead MCU or wiring, indistinguishable from here. "
-		       "Check GND, SWDIO and SWCLK once more (VESC header: 3.3V, CLK, GND, DIO, RST, "
-		       "SWO; clones may label them VDD, SWCLK, GND, SWDIO).");
+		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_UNREACHABLE, "No SWD answer at any rung tried "
+		       "(manual reset: %s). Most often the VESC is unpowered or a wire is wrong; "
+		       "otherwise RDP2 or a dead MCU, indistinguishable from here. Check the VESC is "
+		       "powered from its battery (a clone ST-Link reads about 3.2 V by itself), then GND, "
+		       "SWDIO and SWCLK (VESC header: 3.3V, CLK, GND, DIO, RST, SWO). If you could not "
+		       "hold NRST when asked, run again on a terminal.", manual_rung_saw(swd));
 }
 
 static bool restart_failed(const struct ctx *c)
@@ -1130,6 +1192,14 @@ static enum plan_path decide(struct ctx *c)
 	}
 	const struct swd_obs *swd = &obs->swd;
 	if (!swd->tried) {
+		const struct plan_record *r = rung_record(c, ATTACH_NORMAL);
+		if (r && (r->result == STEP_OK || r->result == STEP_FAILED)) {
+			/* The attach ran but left no trace: asking again would loop. */
+			finish(c, PLAN_NEEDS_PERSON, VR_EXIT_UNREACHABLE, "%s No SWD probe could be used: "
+			       "connect an ST-Link to the VESC's SWD header (GND, SWDIO, SWCLK) and run "
+			       "again.", v.summary);
+			return PATH_NONE;
+		}
 		diagnose_step(c, STEP_SWD_ATTACH, ATTACH_NORMAL);
 		return PATH_NONE;
 	}
@@ -1155,21 +1225,25 @@ static enum plan_path decide(struct ctx *c)
 
 /* ---- a path under way ------------------------------------------------------ */
 
-/* Does the chip as surveyed now contradict what the journal says was done? */
+/* Does the chip as surveyed at the start of this run contradict what the
+ * journal of an earlier run says was done? Only the journal's records are
+ * weighed: this run's own steps came after the survey. */
 static bool journal_contradicted(const struct ctx *c, enum plan_path path)
 {
 	const struct swd_obs *swd = &c->obs->swd;
 	const struct plan_history *h = c->hist;
-	if (!swd->survey_done || swd->rdp == 1 || swd->rdp == 2 || h->n_from_journal == 0)
+	unsigned n = h->n_from_journal;
+	if (!swd->survey_done || swd->rdp == 1 || swd->rdp == 2 || n == 0)
 		return false;
-	const struct plan_record *bl = find_record(h, 0, path, STEP_WRITE_BOOTLOADER, ROLE_BOOTLOADER);
-	const struct plan_record *fw = find_record(h, 0, path, STEP_WRITE_FIRMWARE, ROLE_FIRMWARE);
-	const struct plan_record *me = find_record(h, 0, path, STEP_MASS_ERASE, ROLE_NONE);
+	const struct plan_record *bl = find_record_in(h, 0, n, path, STEP_WRITE_BOOTLOADER, ROLE_BOOTLOADER);
+	const struct plan_record *fw = find_record_in(h, 0, n, path, STEP_WRITE_FIRMWARE, ROLE_FIRMWARE);
+	const struct plan_record *me = find_record_in(h, 0, n, path, STEP_MASS_ERASE, ROLE_NONE);
 	if (bl && bl->result == STEP_OK && !swd->bootloader.present)
 		return true;
 	if (fw && fw->result == STEP_OK && !swd->app.vector_valid)
 		return true;
 	if (me && me->result == STEP_OK) {
+		/* Erased and not written since: must still be blank. */
 		if ((!bl || bl->result == STEP_RESULT_NONE) && !sector_is_blank(swd, 11))
 			return true;
 		if (!fw && !sector_is_blank(swd, 0))
@@ -1219,7 +1293,8 @@ static const char *failure_text(enum plan_step_kind kind)
 	switch (kind) {
 	case STEP_BACKUP: return "The backup failed, so nothing was erased.";
 	case STEP_MASS_ERASE:
-	case STEP_SECTOR_ERASE: return "The erase failed (the journal has the state).";
+	case STEP_SECTOR_ERASE: return "The erase failed: the flash may be partly erased. The "
+				"backup holds what was there; run recover again to erase again.";
 	case STEP_WRITE_BOOTLOADER:
 	case STEP_WRITE_FIRMWARE: return "The write failed; run recover again to resume from the "
 				  "last finished block.";
@@ -1228,6 +1303,31 @@ static const char *failure_text(enum plan_step_kind kind)
 	case STEP_WRP_CLEAR: return "Clearing the write protection failed.";
 	default: return "The step failed.";
 	}
+}
+
+/* The firmware written now runs and names its HW: if that is not what the
+ * image was chosen for (a wrong --hw), say so loudly; it can damage the
+ * power stage. */
+static bool wrong_hw_after_boot(struct ctx *c)
+{
+	int idx = verdict_answering_port(c->obs);
+	const struct plan_image *fw = &c->opts->firmware;
+	const struct plan_record *w = find_record(c->hist, c->path_from, c->plan->path,
+						  STEP_WRITE_FIRMWARE, ROLE_FIRMWARE);
+	if (idx < 0 || !w || !fw->hw_name[0])
+		return false;
+	const char *reported = c->obs->serial[idx].fw.hw_name;
+	if (!reported[0] || hw_group_matches(fw->hw_name, reported))
+		return false;
+	char given[48] = "";
+	if (c->opts->hw_name[0])
+		put(given, sizeof given, " (--hw %s)", c->opts->hw_name);
+	finish(c, PLAN_NEEDS_PERSON, VR_EXIT_INPUT, "The firmware was written and the VESC answers, "
+	       "but it reports HW %s while %s was chosen for HW %s%s. A firmware for the wrong HW "
+	       "can damage the hardware: do not run a motor. Install the firmware for HW %s (VESC "
+	       "Tool offers it for the HW the board reports, or vesc-rescue recover --hw %s).",
+	       reported, fw->name[0] ? fw->name : "the image", fw->hw_name, given, reported, reported);
+	return true;
 }
 
 static void success_outcome(struct ctx *c)
@@ -1251,6 +1351,8 @@ static void success_outcome(struct ctx *c)
 		       "regression and a power cycle.");
 		break;
 	default:
+		if (wrong_hw_after_boot(c))
+			break;
 		if (last && last->step.kind == STEP_WAIT_VESC)
 			finish(c, PLAN_RECOVERED, VR_EXIT_OK, "Recovered: the VESC answers over USB again "
 			       "(%s path).", plan_path_name(c->plan->path));
@@ -1301,6 +1403,17 @@ static void apply_preconfirm(struct ctx *c, struct plan_step *s, bool over_finis
 	}
 }
 
+/* Writes resume at the image offset the journal reached (block granular),
+ * never past the image's end: a write logged complete but not "ok" is
+ * simply not redone, and the verify step that follows checks it. */
+static uint32_t resume_offset(const struct ctx *c, const struct plan_step *s,
+			      const struct plan_record *r)
+{
+	uint32_t size = s->role == ROLE_BOOTLOADER ? c->opts->bootloader.size :
+			s->role == ROLE_FIRMWARE ? c->opts->firmware.size : s->bytes;
+	return r->bytes_done < size ? r->bytes_done : size;
+}
+
 static void assign_states(struct ctx *c)
 {
 	struct plan *p = c->plan;
@@ -1335,7 +1448,7 @@ static void assign_states(struct ctx *c)
 		p->current = (int)i;
 		if (r && (r->result == STEP_INTERRUPTED || r->result == STEP_STARTED)) {
 			if (is_write_kind(e->step.kind))
-				e->step.resume_offset = r->bytes_done < e->step.bytes ? r->bytes_done : 0;
+				e->step.resume_offset = resume_offset(c, &e->step, r);
 			note(c, is_erase_kind(e->step.kind) ? "An earlier run started this erase but did "
 			     "not verify it: it is done again." : "An earlier run was interrupted here: "
 			     "the finished blocks are kept and the rest is written.");
@@ -1368,12 +1481,37 @@ static void fill_decision(struct ctx *c)
 	p->total_bytes = 0;
 	for (unsigned i = 0; i < p->n; i++)
 		if (p->steps[i].state == PSTATE_PENDING || p->steps[i].state == PSTATE_CURRENT)
-			p->total_bytes += p->steps[i].step.bytes - p->steps[i].step.resume_offset;
+			p->total_bytes += p->steps[i].step.bytes > p->steps[i].step.resume_offset ?
+					  p->steps[i].step.bytes - p->steps[i].step.resume_offset : 0;
 	if (p->current >= 0) {
 		p->decision.outcome = PLAN_CONTINUE;
 		p->decision.step = p->steps[p->current].step;
 		p->decision.exit_status = VR_EXIT_OK;
 	}
+}
+
+/* Every path that changes flash asks once: when the step that carried the
+ * confirmation turned out unnecessary (skipped), the first change left
+ * carries it. */
+static void ensure_gate(struct ctx *c)
+{
+	struct plan_step *first = NULL;
+	for (unsigned i = 0; i < c->plan->n; i++) {
+		struct plan_entry *e = &c->plan->steps[i];
+		bool changes = is_write_kind(e->step.kind) || is_erase_kind(e->step.kind);
+		if (e->state == PSTATE_SKIPPED || !changes)
+			continue;
+		if (e->step.needs_confirm)
+			return;
+		if (!first)
+			first = &e->step;
+	}
+	if (!first)
+		return;
+	put(first->confirm, sizeof first->confirm, "%s Nothing is erased.", first->reason);
+	if (first->role == ROLE_FIRMWARE)
+		hw_caveat(c, &c->opts->firmware, first->confirm, sizeof first->confirm);
+	mark_gate(c, first);
 }
 
 static void plan_path(struct ctx *c, enum plan_path path)
@@ -1382,7 +1520,35 @@ static void plan_path(struct ctx *c, enum plan_path path)
 	if (!path_images_ok(c, path))
 		return;
 	lay_out(c);
+	ensure_gate(c);
 	assign_states(c);
+}
+
+/* Every record of the active path comes from an earlier run's journal. */
+static bool path_resumed(const struct ctx *c, enum plan_path active)
+{
+	if (c->path_from >= c->hist->n_from_journal)
+		return false;
+	for (unsigned i = c->path_from; i < hist_count(c->hist); i++)
+		if (c->hist->rec[i].path == active && record_from_this_run(c, &c->hist->rec[i]))
+			return false;
+	return true;
+}
+
+/* Plans on this run's own records only (its refusals and failures still
+ * count); returns the path those are under way with, if any. */
+static enum plan_path distrust_journal(struct ctx *c, const char *why)
+{
+	const struct plan_history *h = c->given;
+	unsigned n = hist_count(h);
+	unsigned from = h->n_from_journal < n ? h->n_from_journal : n;
+	note(c, why);
+	memset(&c->trusted, 0, sizeof c->trusted);
+	c->trusted.n = n - from;
+	memcpy(c->trusted.rec, h->rec + from, sizeof h->rec[0] * c->trusted.n);
+	c->trusted.bootloader_answer = h->bootloader_answer;
+	c->hist = &c->trusted;
+	return active_path(c->hist, &c->path_from);
 }
 
 void plan_build(const struct observations *obs, const struct plan_options *opts,
@@ -1406,11 +1572,14 @@ void plan_build(const struct observations *obs, const struct plan_options *opts,
 	}
 	enum plan_path active = active_path(hist, &c.path_from);
 	if (active != PATH_NONE && journal_contradicted(&c, active)) {
-		note(&c, "The journal does not match what the chip holds now (changed by another "
-		     "tool?): planning from the chip as it is.");
-		c.hist = &c.empty;
-		active = PATH_NONE;
-		c.path_from = 0;
+		active = distrust_journal(&c, "The journal does not match what the chip holds now "
+					  "(changed by another tool?): planning from the chip as it is.");
+	} else if (active != PATH_NONE && active != PATH_USB_BOOTLOADER && path_resumed(&c, active) &&
+		   verdict_answering_port(obs) >= 0) {
+		/* Never write over a VESC that works now because an old journal
+		 * says a recovery was left unfinished. */
+		active = distrust_journal(&c, "The VESC answers now: the unfinished recovery in "
+					  "the journal is not resumed.");
 	}
 	if (active != PATH_NONE && path_over(&c, active)) {
 		if (active == PATH_UNPROTECT && obs->swd.rdp == 1) {
@@ -1421,10 +1590,7 @@ void plan_build(const struct observations *obs, const struct plan_options *opts,
 		active = PATH_NONE;   /* decide afresh from the new survey */
 	}
 	if (active != PATH_NONE) {
-		c.resumed = c.path_from < c.hist->n_from_journal;
-		for (unsigned i = c.path_from; i < hist_count(c.hist); i++)
-			if (c.hist->rec[i].path == active && record_from_this_run(&c, &c.hist->rec[i]))
-				c.resumed = false;
+		c.resumed = path_resumed(&c, active);
 		if (c.resumed)
 			note(&c, "Resuming the interrupted recovery from the journal: finished steps are "
 			     "not done again.");

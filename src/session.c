@@ -259,6 +259,17 @@ static void fill_probe_failure(struct swd_obs *swd, const struct vr_error *err)
 	snprintf(swd->probe_error, sizeof swd->probe_error, "%s", err->msg);
 }
 
+/* VR_NO_LOADER=1: program by direct AHB writes and check by reading back,
+ * without our flash loader running on the target's core. Slower, but
+ * nothing executes on the MCU: tests/run-valgrind.sh uses it so the bench's
+ * CPU emulator (a JIT, opaque to memcheck) stays out of the loop. */
+static void apply_loader_choice(struct stm32f4 *t)
+{
+	const char *v = getenv("VR_NO_LOADER");
+	if (v && strcmp(v, "1") == 0)
+		t->use_loader = false;
+}
+
 vr_err session_probe_swd(struct session *s, const struct run_hooks *hooks, struct observations *obs,
 			 struct vr_error *err)
 {
@@ -290,6 +301,7 @@ vr_err session_probe_swd(struct session *s, const struct run_hooks *hooks, struc
 		return rc;
 	}
 	s->target_attached = true;
+	apply_loader_choice(&s->target);
 	rc = swd_survey(&s->target, NULL, NULL, swd, err);
 	if (rc)
 		hooks_log(hooks, "survey: %s", err->msg);

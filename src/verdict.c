@@ -150,8 +150,12 @@ static void describe_answer(const struct observations *obs, int idx, struct verd
 	v->exit_status = VR_EXIT_OK;
 	switch (v->bootloader) {
 	case BL_PRESENT:
-		append(v->summary, sizeof v->summary, " The SWD survey shows a %s bootloader.",
-		       bl_kind_name(v->bl_kind));
+		if (v->bl_kind == BL_KIND_UNKNOWN)
+			append(v->summary, sizeof v->summary, " The SWD survey shows a bootloader in "
+			       "sector 11.");
+		else
+			append(v->summary, sizeof v->summary, " The SWD survey shows a bootloader "
+			       "(%s).", bl_kind_name(v->bl_kind));
 		if (v->bl_kind == BL_KIND_OLD && fw->major >= 6)
 			put(v->next, sizeof v->next, "Nothing to fix; the bootloader is an old one "
 			    "without compression: VESC Tool's next update replaces it first.");
@@ -207,6 +211,14 @@ static bool busy_problem(const struct observations *obs, struct verdict *v)
 	}
 	const struct usb_obs *u = find_usb_error(obs, VR_ERR_BUSY);
 	bool probe_busy = obs->swd.tried && !obs->swd.probe_found && obs->swd.probe_err == VR_ERR_BUSY;
+	if (u && u->kind != USB_KIND_STLINK && !probe_busy) {
+		put(v->summary, sizeof v->summary, "The USB device %04x:%04x is busy: another program "
+		    "holds it.", u->vid, u->pid);
+		put(v->next, sizeof v->next, "Close the program that uses it (VESC Tool, screen, "
+		    "minicom; ModemManager grabs 0483:5740: sudo systemctl stop ModemManager), then retry.");
+		v->exit_status = VR_EXIT_BUSY;
+		return true;
+	}
 	if (u || probe_busy) {
 		put(v->summary, sizeof v->summary, "The ST-Link is busy: another program has claimed it.");
 		put(v->next, sizeof v->next, "Close openocd, st-util, stlink-server, STM32CubeProgrammer "
@@ -342,9 +354,10 @@ static void no_target(const struct swd_obs *swd, struct verdict *v)
 		    "nothing more can be done over SWD.");
 		v->exit_status = VR_EXIT_UNRECOVERABLE;
 	} else if (manual_done) {
-		append(v->summary, sizeof v->summary, " No SWD answer at any rung, not even under a "
-		       "manual reset: RDP2, a dead MCU or wiring, indistinguishable from here.");
-		put(v->next, sizeof v->next, "Check the wiring once more: %s.", WIRING_ADVICE);
+		append(v->summary, sizeof v->summary, " No SWD answer at any rung tried, manual reset "
+		       "included: no power, wiring, RDP2 or a dead MCU, indistinguishable from here.");
+		put(v->next, sizeof v->next, "Check the VESC is powered from its battery (a clone "
+		    "ST-Link reads about 3.2 V by itself), then the wiring: %s.", WIRING_ADVICE);
 	} else if (swd->n_rungs > 0) {
 		unsigned last = (swd->n_rungs < OBS_MAX_RUNGS ? swd->n_rungs : OBS_MAX_RUNGS) - 1;
 		append(v->summary, sizeof v->summary, " The ST-Link finds no SWD target (%s attach "
@@ -376,11 +389,21 @@ static void describe_survey(const struct swd_obs *swd, struct verdict *v)
 		put(v->next, sizeof v->next, "Run vesc-rescue survey to see what the flash holds.");
 		return;
 	}
-	append(v->summary, sizeof v->summary, " SWD survey: application %s, bootloader %s.",
+	append(v->summary, sizeof v->summary, " SWD survey: application %s, bootloader %s%s%s.",
 	       v->firmware == FW_PRESENT ? "intact" : v->firmware == FW_ABSENT ? "blank" : "corrupt",
-	       v->bootloader == BL_PRESENT ? bl_kind_name(v->bl_kind) : "missing");
-	if ((swd->nwrp & 0x0fff) != 0x0fff)
+	       v->bootloader == BL_PRESENT ? "present" : "missing",
+	       v->bootloader == BL_PRESENT && v->bl_kind != BL_KIND_UNKNOWN ? " " : "",
+	       v->bootloader == BL_PRESENT && v->bl_kind != BL_KIND_UNKNOWN ? bl_kind_name(v->bl_kind) : "");
+	if (swd->attach == ATTACH_UNDER_RESET || swd->attach == ATTACH_SLOW_CLOCK ||
+	    swd->attach == ATTACH_MANUAL_RESET)
+		append(v->summary, sizeof v->summary, " Attached only %s (the firmware blocks a "
+		       "normal attach).",
+		       swd->attach == ATTACH_UNDER_RESET ? "under reset" :
+		       swd->attach == ATTACH_SLOW_CLOCK ? "at a slow SWD clock" : "with NRST held by hand");
+	if (swd->optcr != 0 && (swd->nwrp & 0x0fff) != 0x0fff)
 		append(v->summary, sizeof v->summary, " Some sectors are write protected.");
+	if (swd->staging.pending)
+		append(v->summary, sizeof v->summary, " Sectors 8-10: staged update (not an error).");
 	if (v->firmware == FW_PRESENT && v->bootloader == BL_PRESENT)
 		put(v->next, sizeof v->next, "The flash looks intact but USB is silent: check the USB "
 		    "cable carries data; a wrong-HW image looks like this too: vesc-rescue recover "

@@ -174,6 +174,13 @@ static void reopen_appends_and_excl_creates(void **state)
 	assert_int_equal(journal_read(t->path, UID_A, &h, &info, &err), VR_OK);
 	assert_int_equal(info.lines, 2);
 	assert_int_equal(h.n, 2);
+	/* a journal left readable by others is made private on open */
+	assert_int_equal(chmod(t->path, 0644), 0);
+	assert_int_equal(journal_open(&j, t->path, &err), VR_OK);
+	journal_close(&j);
+	struct stat st;
+	assert_int_equal(stat(t->path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
 	FILE *f = fopen(t->path, "r");
 	char line[512];
 	assert_non_null(fgets(line, sizeof line, f));
@@ -262,6 +269,26 @@ static void other_chips_and_finished_runs(void **state)
 	assert_int_equal(journal_read(t->path, UID_B, &h, &info, &err), VR_OK);
 	assert_int_equal(h.n, 1);
 	assert_int_equal(h.rec[0].kind, STEP_MASS_ERASE);
+}
+
+static void progress_without_started_line(void **state)
+{
+	(void)state;
+	/* Writes into blank flash may log only progress lines before a kill. */
+	const char *file =
+		"{\"v\":1,\"ts\":1,\"event\":\"progress\",\"uid\":\"" UID_A "\",\"step\":\"write-firmware\","
+		"\"path\":\"firmware-only\",\"result\":\"started\",\"role\":\"firmware\",\"offset\":65536}\n"
+		"{\"v\":1,\"ts\":2,\"event\":\"progress\",\"uid\":\"" UID_A "\",\"step\":\"write-firmware\","
+		"\"path\":\"firmware-only\",\"result\":\"started\",\"role\":\"firmware\",\"offset\":131072}\n"
+		"{\"v\":1,\"ts\":3,\"event\":\"step\",\"uid\":\"" UID_A "\",\"step\":\"write-firmware\","
+		"\"path\":\"firmware-only\",\"result\":\"interrupted\",\"role\":\"firmware\"}\n";
+	struct plan_history h;
+	struct journal_read_info info;
+	journal_parse(file, strlen(file), UID_A, &h, &info);
+	assert_int_equal(h.n, 1);
+	assert_int_equal(h.rec[0].result, STEP_INTERRUPTED);
+	assert_int_equal(h.rec[0].bytes_done, 131072);
+	assert_int_equal(h.rec[0].path, PATH_FIRMWARE_ONLY);
 }
 
 static void strings_are_escaped(void **state)
@@ -445,6 +472,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(symlink_is_refused, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(directory_is_refused_and_missing_is_empty, tmp_setup, tmp_teardown),
 		cmocka_unit_test_setup_teardown(other_chips_and_finished_runs, tmp_setup, tmp_teardown),
+		cmocka_unit_test(progress_without_started_line),
 		cmocka_unit_test(strings_are_escaped),
 		cmocka_unit_test(hostile_lines_are_rejected),
 		cmocka_unit_test_setup_teardown(default_path_and_dirs, tmp_setup, tmp_teardown),

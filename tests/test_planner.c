@@ -426,6 +426,24 @@ static void silent_or_absent_goes_to_swd(void **state)
 	}
 }
 
+static void attach_without_a_trace_does_not_loop(void **state)
+{
+	(void)state;
+	struct observations o;
+	struct plan_options p;
+	struct plan_history h = {0};
+	struct plan_decision d;
+	obs_init(&o);
+	opts_images(&p);
+	struct plan_record rec = {.kind = STEP_SWD_ATTACH, .path = PATH_DIAGNOSE,
+				  .rung = ATTACH_NORMAL, .result = STEP_FAILED};
+	plan_history_add(&h, &rec);
+	plan_next(&o, &p, &h, &d);
+	assert_int_equal(d.outcome, PLAN_NEEDS_PERSON);
+	assert_int_equal(d.exit_status, 4);
+	assert_non_null(strstr(d.message, "ST-Link"));
+}
+
 struct probe_case {
 	vr_err err;
 	int exit_status;
@@ -503,6 +521,8 @@ static void attach_ladder_in_order(void **state)
 	assert_int_equal(d.outcome, PLAN_NEEDS_PERSON);
 	assert_int_equal(d.exit_status, 4);
 	assert_non_null(strstr(d.message, "indistinguishable"));
+	assert_non_null(strstr(d.message, "manual reset: no answer"));
+	assert_non_null(strstr(d.message, "unpowered"));
 	assert_non_null(strstr(d.evidence, "manual-reset"));
 }
 
@@ -620,6 +640,11 @@ static void rdp1_refused_in_batch(void **state)
 	assert_int_equal(d.outcome, PLAN_NEEDS_PERSON);
 	assert_int_equal(d.exit_status, 7);
 	assert_non_null(strstr(d.message, "--allow-unprotect"));
+	/* the refusal came from an earlier run: this one asks again */
+	h.n_from_journal = h.n;
+	plan_next(&o, &p, &h, &d);
+	assert_int_equal(d.outcome, PLAN_CONTINUE);
+	assert_int_equal(d.step.kind, STEP_RDP_REGRESS);
 }
 
 static void wrp_cleared_before_erase(void **state)
@@ -772,6 +797,54 @@ static void wrong_hw_image_is_refused_unless_forced(void **state)
 	assert_int_equal(d.outcome, PLAN_CONTINUE);
 }
 
+static void wrong_hw_found_after_boot_is_reported(void **state)
+{
+	(void)state;
+	struct observations o;
+	struct plan_options p;
+	struct plan_history h = {0};
+	struct plan_decision d;
+	obs_init(&o);
+	chip_corrupt_app(&o);
+	opts_images(&p);
+	p.yes = true;
+	snprintf(p.hw_name, sizeof p.hw_name, "60");
+	snprintf(p.firmware.hw_name, sizeof p.firmware.hw_name, "60");
+	static const enum plan_step_kind done[] = {STEP_BACKUP, STEP_MASS_ERASE,
+		STEP_WRITE_BOOTLOADER, STEP_WRITE_FIRMWARE, STEP_VERIFY, STEP_RESET};
+	static const enum image_role roles[] = {ROLE_BACKUP, ROLE_NONE, ROLE_BOOTLOADER,
+		ROLE_FIRMWARE, ROLE_NONE, ROLE_NONE};
+	for (size_t i = 0; i < sizeof done / sizeof done[0]; i++)
+		record(&h, PATH_CANONICAL, done[i], roles[i], STEP_OK, 0, 0);
+	/* waiting: the board now answers, reporting another HW than --hw said */
+	add_vesc(&o, 6, 5);
+	snprintf(o.serial[0].fw.hw_name, sizeof o.serial[0].fw.hw_name, "75_300");
+	plan_next(&o, &p, &h, &d);
+	assert_int_equal(d.outcome, PLAN_CONTINUE);   /* no image re-check half way */
+	assert_int_equal(d.step.kind, STEP_WAIT_VESC);
+	record(&h, PATH_CANONICAL, STEP_WAIT_VESC, ROLE_NONE, STEP_OK, 0, 0);
+	plan_next(&o, &p, &h, &d);
+	assert_int_equal(d.outcome, PLAN_NEEDS_PERSON);
+	assert_int_equal(d.exit_status, 3);
+	assert_non_null(strstr(d.message, "reports HW 75_300"));
+	assert_non_null(strstr(d.message, "(--hw 60)"));
+	assert_null(strstr(d.message, "Nothing was changed"));
+	/* a resumed run without the image says the flash was changed */
+	p.firmware.present = false;
+	h.n_from_journal = h.n;
+	obs_init(&o);
+	chip_corrupt_app(&o);
+	struct plan_history h2 = {0};
+	record(&h2, PATH_CANONICAL, STEP_BACKUP, ROLE_BACKUP, STEP_OK, 0x8FF, 0);
+	record(&h2, PATH_CANONICAL, STEP_MASS_ERASE, ROLE_NONE, STEP_OK, 0xFFF, 0);
+	h2.n_from_journal = h2.n;
+	set_sector(&o, 0, SECTOR_BLANK);
+	set_sector(&o, 11, SECTOR_BLANK);
+	plan_next(&o, &p, &h2, &d);
+	assert_int_equal(d.exit_status, 2);
+	assert_non_null(strstr(d.message, "already changed"));
+}
+
 static void keep_config_path(void **state)
 {
 	(void)state;
@@ -792,6 +865,7 @@ static void keep_config_path(void **state)
 	assert_non_null(strstr(r.steps[1].confirm, "kept"));
 	assert_true(r.steps[2].skip_config_window);
 	assert_int_equal(r.steps[2].bytes, FW6_SIZE - 0x8000);
+	assert_true(r.steps[3].skip_config_window);
 	assert_safe(&r, true);
 }
 
@@ -816,6 +890,28 @@ static void keep_config_with_garbage_in_sector_11(void **state)
 	assert_safe(&r, true);
 }
 
+static void keep_config_on_blank_app_still_asks(void **state)
+{
+	(void)state;
+	struct observations o;
+	struct plan_options p;
+	struct plan_history h = {0};
+	struct run r = {0};
+	obs_init(&o);
+	chip_blank(&o);
+	set_sector(&o, 1, SECTOR_CONFIG);   /* only the configuration survived */
+	opts_images(&p);
+	p.keep_config = true;
+	run_plan(&o, &p, &h, &r);
+	static const enum plan_step_kind want[] = {STEP_BACKUP, STEP_WRITE_BOOTLOADER,
+		STEP_WRITE_FIRMWARE, STEP_VERIFY, STEP_RESET, STEP_WAIT_VESC};
+	assert_seq(&r, want, sizeof want / sizeof want[0]);
+	assert_true(r.steps[1].needs_confirm);   /* the skipped erase cannot carry it */
+	assert_non_null(strstr(r.steps[1].confirm, "Nothing is erased"));
+	assert_false(r.steps[2].needs_confirm);
+	assert_safe(&r, true);
+}
+
 static void restore_config_path(void **state)
 {
 	(void)state;
@@ -833,6 +929,7 @@ static void restore_config_path(void **state)
 		STEP_RESET, STEP_WAIT_VESC};
 	assert_seq(&r, want, sizeof want / sizeof want[0]);
 	assert_true(r.steps[3].skip_config_window);
+	assert_true(r.steps[4].skip_config_window);   /* verify leaves the window out too */
 	assert_non_null(strstr(r.steps[1].confirm, "written back from the backup"));
 	assert_int_equal(r.steps[5].address, 0x08004000);
 	assert_int_equal(r.steps[5].bytes, 0x8000);
@@ -901,6 +998,8 @@ static void bootloader_blank_app_valid_writes_bootloader_only(void **state)
 	assert_seq(&r, want, 4);
 	assert_int_equal(r.steps[0].sectors, 1u << 11);
 	assert_int_equal(r.steps[0].address, 0x080E0000);
+	/* the firmware was not written: whatever version answers will do */
+	assert_int_equal(r.steps[3].expect_major, -1);
 	assert_safe(&r, false);
 }
 
@@ -1032,6 +1131,29 @@ static void resume_interrupted_firmware_write(void **state)
 	assert_int_equal(plan.total_bytes, (uint64_t)(FW6_SIZE - 65536) + FW6_SIZE + GENERIC_BL_SIZE);
 }
 
+static void resume_of_a_write_logged_complete(void **state)
+{
+	(void)state;
+	struct observations o;
+	struct plan_options p;
+	struct plan_history h = {0};
+	struct plan plan;
+	obs_init(&o);
+	chip_corrupt_app(&o);
+	opts_images(&p);
+	p.keep_config = true;
+	record(&h, PATH_KEEP_CONFIG, STEP_BACKUP, ROLE_BACKUP, STEP_OK, 0x8FF, 0);
+	record(&h, PATH_KEEP_CONFIG, STEP_SECTOR_ERASE, ROLE_NONE, STEP_OK, 0xF9, 0);
+	/* every block written (image offsets), killed before the "ok" line */
+	record(&h, PATH_KEEP_CONFIG, STEP_WRITE_FIRMWARE, ROLE_FIRMWARE, STEP_STARTED, 0xF9, FW6_SIZE);
+	h.n_from_journal = h.n;
+	plan_build(&o, &p, &h, &plan);
+	assert_int_equal(plan.decision.step.kind, STEP_WRITE_FIRMWARE);
+	assert_int_equal(plan.decision.step.resume_offset, FW6_SIZE);   /* nothing left to write */
+	/* remaining bytes: verify only (no wrap-around from the skipped window) */
+	assert_true(plan.total_bytes < 2u * FW6_SIZE);
+}
+
 static void resume_unverified_erase_is_redone(void **state)
 {
 	(void)state;
@@ -1089,6 +1211,73 @@ static void contradicted_journal_is_not_trusted(void **state)
 	p.force = true;
 	plan_next(&o, &p, &h3, &d);
 	assert_true(d.step.preconfirmed);
+}
+
+static void resumed_run_finishing_its_write_goes_on(void **state)
+{
+	(void)state;
+	struct observations o;
+	struct plan_options p;
+	struct plan_history h = {0};
+	struct plan_decision d;
+	obs_init(&o);
+	chip_corrupt_app(&o);               /* surveyed at the start of the second run */
+	o.swd.app.vector_valid = false;     /* the first blocks were not even there */
+	set_sector(&o, 0, SECTOR_DATA);
+	opts_images(&p);
+	p.yes = true;
+	record(&h, PATH_CANONICAL, STEP_BACKUP, ROLE_BACKUP, STEP_OK, 0x8FF, 0);
+	record(&h, PATH_CANONICAL, STEP_MASS_ERASE, ROLE_NONE, STEP_OK, 0xFFF, 0);
+	record(&h, PATH_CANONICAL, STEP_WRITE_BOOTLOADER, ROLE_BOOTLOADER, STEP_OK, 0x800, 0);
+	record(&h, PATH_CANONICAL, STEP_WRITE_FIRMWARE, ROLE_FIRMWARE, STEP_INTERRUPTED, 0xFF, 131072);
+	h.n_from_journal = h.n;
+	/* this run finished the write: the stale survey must not undo that */
+	record(&h, PATH_CANONICAL, STEP_WRITE_FIRMWARE, ROLE_FIRMWARE, STEP_OK, 0xFF, FW6_SIZE);
+	plan_next(&o, &p, &h, &d);
+	assert_int_equal(d.outcome, PLAN_CONTINUE);
+	assert_int_equal(d.step.kind, STEP_VERIFY);
+	assert_null(strstr(d.note, "does not match"));
+}
+
+static void untrusted_journal_keeps_this_runs_failures(void **state)
+{
+	(void)state;
+	struct observations o;
+	struct plan_options p;
+	struct plan_history h = {0};
+	struct plan_decision d;
+	obs_init(&o);
+	chip_corrupt_app(&o);
+	o.swd.bootloader.present = false;
+	set_sector(&o, 11, SECTOR_DATA);
+	opts_images(&p);
+	record(&h, PATH_CANONICAL, STEP_WRITE_BOOTLOADER, ROLE_BOOTLOADER, STEP_OK, 0x800, 0);
+	h.n_from_journal = h.n;
+	record(&h, PATH_CANONICAL, STEP_BACKUP, ROLE_BACKUP, STEP_FAILED, 0x8FF, 0);
+	plan_next(&o, &p, &h, &d);
+	assert_int_equal(d.outcome, PLAN_FAILED);
+	assert_int_equal(d.exit_status, 9);
+	assert_non_null(strstr(d.note, "does not match"));
+}
+
+static void working_vesc_is_not_overwritten_by_an_old_journal(void **state)
+{
+	(void)state;
+	struct observations o;
+	struct plan_options p;
+	struct plan_history h = {0};
+	struct plan_decision d;
+	obs_init(&o);
+	chip_healthy(&o);
+	add_vesc(&o, 6, 5);
+	opts_images(&p);
+	p.yes = true;
+	record(&h, PATH_CANONICAL, STEP_BACKUP, ROLE_BACKUP, STEP_OK, 0x8FF, 0);
+	record(&h, PATH_CANONICAL, STEP_SECTOR_ERASE, ROLE_NONE, STEP_INTERRUPTED, 0xF9, 0);
+	h.n_from_journal = h.n;
+	plan_next(&o, &p, &h, &d);
+	assert_int_equal(d.outcome, PLAN_HEALTHY);
+	assert_non_null(strstr(d.note, "not resumed"));
 }
 
 /* ---- the whole plan ----------------------------------------------------------------------------------------- */
@@ -1157,6 +1346,7 @@ int main(void)
 		cmocka_unit_test(usb_bootloader_needs_image),
 		cmocka_unit_test(answering_with_survey_missing_bootloader_goes_swd),
 		cmocka_unit_test(silent_or_absent_goes_to_swd),
+		cmocka_unit_test(attach_without_a_trace_does_not_loop),
 		cmocka_unit_test(no_probe_diagnosis),
 		cmocka_unit_test(unpowered_target),
 		cmocka_unit_test(attach_ladder_in_order),
@@ -1171,8 +1361,10 @@ int main(void)
 		cmocka_unit_test(missing_images_stop_before_anything),
 		cmocka_unit_test(oversized_firmware_is_refused),
 		cmocka_unit_test(wrong_hw_image_is_refused_unless_forced),
+		cmocka_unit_test(wrong_hw_found_after_boot_is_reported),
 		cmocka_unit_test(keep_config_path),
 		cmocka_unit_test(keep_config_with_garbage_in_sector_11),
+		cmocka_unit_test(keep_config_on_blank_app_still_asks),
 		cmocka_unit_test(restore_config_path),
 		cmocka_unit_test(keep_and_restore_exclude_each_other),
 		cmocka_unit_test(app_blank_bootloader_present_writes_firmware_only),
@@ -1181,8 +1373,12 @@ int main(void)
 		cmocka_unit_test(intact_but_silent_restarts_then_reflashes),
 		cmocka_unit_test(failures_stop_with_status),
 		cmocka_unit_test(resume_interrupted_firmware_write),
+		cmocka_unit_test(resume_of_a_write_logged_complete),
 		cmocka_unit_test(resume_unverified_erase_is_redone),
 		cmocka_unit_test(contradicted_journal_is_not_trusted),
+		cmocka_unit_test(resumed_run_finishing_its_write_goes_on),
+		cmocka_unit_test(untrusted_journal_keeps_this_runs_failures),
+		cmocka_unit_test(working_vesc_is_not_overwritten_by_an_old_journal),
 		cmocka_unit_test(dry_run_plan_lists_every_step),
 		cmocka_unit_test(names_round_trip),
 		cmocka_unit_test(history_keeps_latest_when_full),

@@ -390,7 +390,12 @@ static void swd_survey_states(void **state)
 
 	obs_init(&o);
 	survey(&o, true, true, true);
+	o.swd.attach = ATTACH_UNDER_RESET;
+	o.swd.staging.pending = true;
 	verdict_compute(&o, &v);
+	assert_contains(v.summary, "Attached only under reset");
+	assert_true(strlen(v.summary) < sizeof v.summary - 1);   /* not cut off */
+	assert_contains(v.summary, "staged update");
 	assert_int_equal(v.firmware, FW_PRESENT);
 	assert_int_equal(v.exit_status, 4);   /* intact but nothing answers */
 	assert_contains(v.next, "wrong-HW");

@@ -77,6 +77,8 @@ static bool firmware_boots_locked(struct bench *b)
 
 static enum vesc_sim_behaviour link_behaviour(const struct bench_scenario *sc)
 {
+	if (sc->link == VESC_LINK_DISCONNECT)
+		return VESC_SIM_DISCONNECT;
 	return sc->link == VESC_LINK_USB_NOISE ? VESC_SIM_NOISY_LINK : VESC_SIM_HEALTHY;
 }
 
@@ -252,6 +254,12 @@ void bench_close(struct bench *b)
 		vesc_sim_stop(b->vesc);
 	if (b->uart)
 		vesc_sim_stop(b->uart);
+	/* VR_BENCH_STATS=FILE, as for the libusb facade: the model's counters,
+	 * so a test can tell whether code ran on the emulated core. */
+	const char *stats = getenv("VR_BENCH_STATS");
+	struct vr_error err;
+	if (stats && *stats && facade_chip_write_stats(&b->chip, stats, &err) != VR_OK)
+		fprintf(stderr, "bench: %s\n", err.msg);
 	facade_chip_close(&b->chip);
 	pthread_mutex_destroy(&b->lock);
 	free(b);

@@ -93,7 +93,7 @@ static void list_names(char *out, size_t cap)
 }
 
 static const char valid_keys[] = "fw=MAJOR.MINOR, hw=NAME, time-scale=X, usb-timeout-at=N, "
-				 "usb-gone-at=N, state=FILE";
+				 "usb-gone-at=N, usb-timeout-every=K, state=FILE, probe=absent, link=disconnect";
 
 static vr_err parse_fw(const char *val, struct bench_scenario *sc, struct vr_error *err)
 {
@@ -157,8 +157,20 @@ static vr_err apply_param(char *kv, struct bench_scenario *sc, struct vr_error *
 		return parse_count(key, val, &sc->usb_timeout_at, err);
 	if (strcmp(key, "usb-gone-at") == 0)
 		return parse_count(key, val, &sc->usb_gone_at, err);
+	if (strcmp(key, "usb-timeout-every") == 0)
+		return parse_count(key, val, &sc->usb_timeout_every, err);
 	if (strcmp(key, "state") == 0)
 		return copy_text(key, val, sc->state_file, sizeof sc->state_file, err);
+	/* The VESC's USB port vanishes in the middle of its first reply. */
+	if (strcmp(key, "link") == 0 && strcmp(val, "disconnect") == 0) {
+		sc->link = VESC_LINK_DISCONNECT;
+		return VR_OK;
+	}
+	/* No ST-Link on the bus: what the USB-only paths see. */
+	if (strcmp(key, "probe") == 0 && strcmp(val, "absent") == 0) {
+		sc->probe = PROBE_ABSENT;
+		return VR_OK;
+	}
 	return vr_fail(err, VR_ERR_USAGE, "--sim: unknown parameter \"%s\"; valid keys: %s", key,
 		       valid_keys);
 }

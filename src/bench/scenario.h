@@ -29,6 +29,7 @@ enum vesc_link_mode {
 	VESC_LINK_NORMAL = 0,
 	VESC_LINK_UART_WRONG_BAUD,  /* only a UART at the wrong rate; CDC does not enumerate */
 	VESC_LINK_USB_NOISE,        /* line noise around every reply */
+	VESC_LINK_DISCONNECT,       /* half of the first reply, then the port vanishes */
 };
 
 struct bench_scenario {
@@ -51,6 +52,7 @@ struct bench_scenario {
 	/* parameters */
 	long usb_timeout_at;               /* ST-Link transfer N times out (-1 never) */
 	long usb_gone_at;                  /* probe unplugged at transfer N (-1 never) */
+	long usb_timeout_every;            /* every K-th ST-Link transfer times out (0 never) */
 	double time_scale;                 /* 0 no sleeping */
 	char state_file[256];              /* load/save the chip between runs */
 };

@@ -904,6 +904,8 @@ static enum stlink_xfer admit_transfer(struct stlink_sim *sim)
 	}
 	if (sim->cfg.timeout_at >= 0 && sim->transfers == (uint64_t)sim->cfg.timeout_at)
 		return STLINK_XFER_TIMEOUT;
+	if (sim->cfg.timeout_every > 0 && sim->transfers % (uint64_t)sim->cfg.timeout_every == 0)
+		return STLINK_XFER_TIMEOUT;
 	return STLINK_XFER_OK;
 }
 

@@ -8,7 +8,8 @@
  * Transfers are numbered from 1, both directions counted. Fault injection:
  * timeout_at = N makes transfer N time out (an OUT command is lost, an IN
  * reply never comes); gone_at = N lets transfers 1..N through and fails
- * every later one as an unplugged device. */
+ * every later one as an unplugged device; timeout_every = K makes
+ * transfers K, 2K, 3K... time out. */
 #ifndef VR_BENCH_STLINK_SIM_H
 #define VR_BENCH_STLINK_SIM_H
 
@@ -55,6 +56,7 @@ struct stlink_sim_config {
 	bool start_in_dfu;      /* GET_CURRENT_MODE says DFU until DFU_EXIT */
 	long timeout_at;        /* -1 never */
 	long gone_at;           /* -1 never */
+	long timeout_every;     /* every K-th transfer times out; 0 never */
 	char serial[25];        /* 24 hex digits */
 };
 

@@ -79,6 +79,7 @@ static void probe_config(const struct bench_scenario *sc, struct stlink_sim_conf
 	cfg->start_in_dfu = sc->probe == PROBE_DFU;
 	cfg->timeout_at = sc->usb_timeout_at;
 	cfg->gone_at = sc->usb_gone_at;
+	cfg->timeout_every = sc->usb_timeout_every;
 }
 
 static vr_err build_model(struct facade_chip *chip, struct vr_error *err)

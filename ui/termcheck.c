@@ -1,0 +1,36 @@
+#include "ui/termcheck.h"
+
+#include <curses.h>
+#include <term.h>
+#include <unistd.h>
+
+const char *termcheck_refusal(bool stdin_tty, bool stdout_tty, bool term_known, bool has_cup)
+{
+	if (!stdout_tty)
+		return "stdout is not a terminal";
+	if (!stdin_tty)
+		return "stdin is not a terminal";
+	if (!term_known)
+		return "the terminal type (TERM) is unknown";
+	if (!has_cup)
+		return "the terminal (TERM) cannot address the cursor";
+	return NULL;
+}
+
+const char *termcheck_here(void)
+{
+	bool in_tty = isatty(STDIN_FILENO), out_tty = isatty(STDOUT_FILENO);
+	bool known = false, cup = false;
+	if (in_tty && out_tty) {
+		int err = 0;
+		/* ncurses' measured behaviour: newterm succeeds for TERM=dumb, so
+		 * ask the terminfo entry for cursor addressing ourselves. */
+		known = setupterm(NULL, STDOUT_FILENO, &err) == OK;
+		if (known) {
+			const char *cup_cap = tigetstr("cup");
+			cup = cup_cap != NULL && cup_cap != (const char *)-1;
+			del_curterm(cur_term);
+		}
+	}
+	return termcheck_refusal(in_tty, out_tty, known, cup);
+}
