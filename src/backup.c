@@ -67,7 +67,12 @@ vr_err backup_default_path(const uint8_t uid[12], char *out, size_t cap, struct 
 	gmtime_r(&now, &tm);
 	strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
 	snprintf(out, cap, "%s/backup-%s-%s.bin", base, uid_hex, stamp);
-	return make_dirs(out, err);
+	vr_err rc = make_dirs(out, err);
+	/* Two backups in one second (an erase, then a restore) get -2, -3...:
+	 * a backup is never overwritten, and O_EXCL still guards a race. */
+	for (unsigned n = 2; !rc && access(out, F_OK) == 0 && n < 1000; n++)
+		snprintf(out, cap, "%s/backup-%s-%s-%u.bin", base, uid_hex, stamp, n);
+	return rc;
 }
 
 static bool sector_readable(const struct swd_obs *survey, unsigned i)
