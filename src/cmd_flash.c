@@ -17,6 +17,10 @@
 
 struct flash_cmd {
 	const struct cli_options *opts;
+	const char *name;               /* the subcommand, for --json */
+	char backup_path[512];          /* the backup this command saved first */
+	uint32_t address;
+	size_t bytes;
 	struct session *session;
 	struct observations *obs;
 	struct stm32f4 *target;
@@ -76,9 +80,28 @@ static vr_err attach(struct flash_cmd *c, struct vr_error *err)
 	return rc;
 }
 
+static void success_json(const struct flash_cmd *c)
+{
+	struct json_writer w;
+	json_init(&w, stdout, true);
+	json_object_begin(&w, NULL);
+	json_int(&w, "schema", 1);
+	json_string(&w, "command", c->name);
+	json_string(&w, "backup", c->backup_path[0] ? c->backup_path : NULL);
+	if (c->bytes) {
+		json_hex32(&w, "address", c->address);
+		json_uint(&w, "bytes", c->bytes);
+	}
+	json_int(&w, "exit_status", 0);
+	json_object_end(&w);
+	json_finish(&w);
+}
+
 static int done(struct flash_cmd *c, vr_err rc, const struct vr_error *err)
 {
 	int status = rc ? cmd_fail(c->opts, err) : VR_EXIT_OK;
+	if (!rc && c->opts && c->opts->json && c->name)
+		success_json(c);
 	session_close(c->session);
 	free(c->obs);
 	return status;
@@ -164,14 +187,16 @@ static vr_err take_backup(struct flash_cmd *c, const char *path, struct backup *
 	vr_err rc = backup_read_chip(b, c->target, &c->obs->swd, &c->hooks, err);
 	if (!rc)
 		rc = backup_save(b, path, &c->obs->swd, err);
-	if (!rc)
+	if (!rc) {
 		fprintf(stderr, "backup: %s (+ .json), read back and verified\n", path);
+		snprintf(c->backup_path, sizeof c->backup_path, "%s", path);
+	}
 	return rc;
 }
 
 int cmd_backup(const struct cli_options *opts)
 {
-	struct flash_cmd c = {.opts = opts};
+	struct flash_cmd c = {.opts = opts, .name = "backup"};
 	struct vr_error err;
 	vr_error_clear(&err);
 	struct backup b;
@@ -179,17 +204,6 @@ int cmd_backup(const struct cli_options *opts)
 	vr_err rc = attach(&c, &err);
 	if (!rc)
 		rc = take_backup(&c, opts->file, &b, &err);
-	if (!rc && opts->json) {
-		struct json_writer w;
-		json_init(&w, stdout, true);
-		json_object_begin(&w, NULL);
-		json_int(&w, "schema", 1);
-		json_string(&w, "backup", b.path);
-		json_bool(&w, "verified", b.verified);
-		json_int(&w, "exit_status", 0);
-		json_object_end(&w);
-		json_finish(&w);
-	}
 	backup_free(&b);
 	return done(&c, rc, &err);
 }
@@ -207,7 +221,7 @@ static bool confirm(struct flash_cmd *c, const char *title, const char *body)
 
 int cmd_erase(const struct cli_options *opts)
 {
-	struct flash_cmd c = {.opts = opts};
+	struct flash_cmd c = {.opts = opts, .name = "erase"};
 	struct vr_error err;
 	vr_error_clear(&err);
 	uint16_t mask = 0;
@@ -265,7 +279,7 @@ static uint8_t *flatten(const struct image *img, size_t *len)
 
 int cmd_write(const struct cli_options *opts)
 {
-	struct flash_cmd c = {.opts = opts};
+	struct flash_cmd c = {.opts = opts, .name = "write"};
 	struct vr_error err;
 	vr_error_clear(&err);
 	struct image img;
@@ -295,8 +309,11 @@ int cmd_write(const struct cli_options *opts)
 	uint32_t first = 0;
 	if (!rc)
 		rc = stm32f4_verify(c.target, image_lowest(&img), data, len, &first, &err);
-	if (!rc)
+	if (!rc) {
 		fprintf(stderr, "written and verified: %zu bytes at 0x%08X\n", len, image_lowest(&img));
+		c.address = image_lowest(&img);
+		c.bytes = len;
+	}
 	if (rc == VR_ERR_CONFIRM && err.msg[0] && strstr(err.msg, "blank"))
 		rc = VR_ERR_OPERATION;
 	free(data);
@@ -307,7 +324,7 @@ int cmd_write(const struct cli_options *opts)
 
 int cmd_verify(const struct cli_options *opts)
 {
-	struct flash_cmd c = {.opts = opts};
+	struct flash_cmd c = {.opts = opts, .name = "verify"};
 	struct vr_error err;
 	vr_error_clear(&err);
 	struct image img;
@@ -320,11 +337,24 @@ int cmd_verify(const struct cli_options *opts)
 	size_t len;
 	uint8_t *data = flatten(&img, &len);
 	rc = data ? attach(&c, &err) : vr_fail(&err, VR_ERR_NOMEM, "out of memory");
+	/* A release image ends with the crcinfo words still 0xFF; the firmware
+	 * fills them on its first boot. Those 8 bytes differing is the sign of
+	 * a booted VESC, not of a bad write. */
+	size_t compared = len;
+	bool crcinfo_blank = image_lowest(&img) == 0x08000000u && len >= 8 && data &&
+			     !memcmp(data + len - 8, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+	if (crcinfo_blank)
+		compared = len - 8;
 	uint32_t first = 0;
 	if (!rc)
-		rc = stm32f4_verify(c.target, image_lowest(&img), data, len, &first, &err);
-	if (!rc)
-		fprintf(stderr, "verified: %zu bytes at 0x%08X match %s\n", len, image_lowest(&img), opts->file);
+		rc = stm32f4_verify(c.target, image_lowest(&img), data, compared, &first, &err);
+	if (!rc) {
+		fprintf(stderr, "verified: %zu bytes at 0x%08X match %s%s\n", compared, image_lowest(&img), opts->file,
+			crcinfo_blank ? " (the last 8 bytes, crcinfo, are written by the firmware on its first "
+					"boot and are not compared)" : "");
+		c.address = image_lowest(&img);
+		c.bytes = len;
+	}
 	free(data);
 	image_free(&img);
 	return done(&c, rc, &err);
@@ -334,7 +364,7 @@ int cmd_verify(const struct cli_options *opts)
 
 int cmd_restore(const struct cli_options *opts)
 {
-	struct flash_cmd c = {.opts = opts};
+	struct flash_cmd c = {.opts = opts, .name = "restore"};
 	struct vr_error err;
 	vr_error_clear(&err);
 	uint16_t mask = 0x0FFF;
