@@ -357,8 +357,13 @@ static vr_err program_range(struct executor *x, struct stm32f4 *t, const struct 
 		journal_event_for(x, step, STEP_STARTED, &ev);
 		ev.kind = JEV_PROGRESS;
 		ev.offset = image_off + (uint32_t)n;
-		journal_write(x, &ev, true, hooks);
-		x->write_reached = ev.offset;
+		/* The last block is journaled by the step's end, after the vector
+		 * words: a run stopped in between redoes it (equal bytes) and the
+		 * vectors, instead of resuming from "all done". */
+		if (!x->hold_progress_at || ev.offset < x->hold_progress_at) {
+			journal_write(x, &ev, true, hooks);
+			x->write_reached = ev.offset;
+		}
 		if (hooks_cancelled(hooks) && off + n < len)
 			return vr_fail(err, VR_ERR_INTERRUPTED, "stopped after 0x%08X on request; a second run "
 				       "continues from there", at + (uint32_t)n);
@@ -424,6 +429,7 @@ static vr_err do_write(struct executor *x, const struct plan_step *step, const s
 	x->write_reached = step->resume_offset;
 	uint8_t vectors[VECTOR_BYTES];
 	bool vectors_last = !is_bl && len >= VECTOR_BYTES;
+	x->hold_progress_at = vectors_last ? (uint32_t)len : 0;
 	if (vectors_last) {
 		memcpy(vectors, data, VECTOR_BYTES);
 		memset(data, 0xFF, VECTOR_BYTES);  /* 0xFF words are skipped */

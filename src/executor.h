@@ -32,6 +32,7 @@ struct executor {
 	char last_error[VR_ERROR_MSG_MAX];
 	vr_err last_rc;                 /* the failed step's error code */
 	uint32_t write_reached;         /* image offset the current write has journaled */
+	uint32_t hold_progress_at;      /* offsets from here are not journaled (0: none) */
 };
 
 /* Loads and checks --bootloader/--firmware (or picks them from --images by

@@ -19,7 +19,7 @@ python3 - "$TD/out" <<'PY' || fail "probe --json: not the expected JSON"
 import json, sys
 d = json.load(open(sys.argv[1]))
 s = [p for p in d["serial"] if p["status"] == "error"]
-assert s and "mid-reply" in s[0]["detail"], d["serial"]
+assert s and "vanished" in s[0]["detail"], d["serial"]
 assert d["swd"]["attach"] == "normal"
 PY
 vr --sim "healthy,link=disconnect,state=$st" recover --dry-run --bootloader "$BL" --firmware "$FW"
