@@ -14,6 +14,7 @@
 #include "report.h"
 #include "session.h"
 #include "stm32f4.h"
+#include "transcript.h"
 
 struct flash_cmd {
 	const struct cli_options *opts;
@@ -25,17 +26,20 @@ struct flash_cmd {
 	struct observations *obs;
 	struct stm32f4 *target;
 	struct run_hooks hooks;
+	struct transcript log;
 };
 
-static void log_stderr(void *ctx, const char *line)
+static void log_line(void *ctx, const char *line)
 {
-	(void)ctx;
-	fprintf(stderr, "  %s\n", line);
+	struct flash_cmd *c = ctx;
+	if (!c->opts->json)
+		fprintf(stderr, "  %s\n", line);
+	transcript_line(&c->log, line);
 }
 
 static bool confirm_tty(void *ctx, const struct engine_confirm *q)
 {
-	const struct cli_options *opts = ctx;
+	const struct cli_options *opts = ((const struct flash_cmd *)ctx)->opts;
 	fprintf(stderr, "\n== %s\n%s\n", q->title, q->body);
 	if (opts->yes && (!q->needs_unprotect || opts->allow_unprotect))
 		return true;
@@ -62,15 +66,17 @@ static bool ask_person_tty(void *ctx, const char *instruction, unsigned timeout_
 
 static vr_err attach(struct flash_cmd *c, struct vr_error *err)
 {
-	c->hooks = (struct run_hooks){.ctx = (void *)c->opts, .log = c->opts->json ? NULL : log_stderr,
-				      .confirm = confirm_tty, .ask_person = ask_person_tty};
+	c->hooks = (struct run_hooks){.ctx = c, .log = log_line, .confirm = confirm_tty,
+				      .ask_person = ask_person_tty};
 	/* A file size limit makes the backup's write fail (EFBIG) instead of
 	 * killing us with a partial backup on disk. */
 	signal(SIGXFSZ, SIG_IGN);
 	c->obs = calloc(1, sizeof *c->obs);
 	if (!c->obs)
 		return vr_fail(err, VR_ERR_NOMEM, "out of memory");
-	vr_err rc = session_open(c->opts, &c->session, err);
+	vr_err rc = transcript_open(&c->log, c->opts->log_path, err);
+	if (!rc)
+		rc = session_open(c->opts, &c->session, err);
 	if (!rc)
 		rc = session_probe_swd(c->session, &c->hooks, c->obs, err);
 	if (!rc)
@@ -104,6 +110,7 @@ static int done(struct flash_cmd *c, vr_err rc, const struct vr_error *err)
 		success_json(c);
 	session_close(c->session);
 	free(c->obs);
+	transcript_close(&c->log);
 	return status;
 }
 

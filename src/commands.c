@@ -11,6 +11,7 @@
 #include "hooks.h"
 #include "report.h"
 #include "session.h"
+#include "transcript.h"
 #include "verdict.h"
 
 /* One rule per ST-Link debug PID (reference §1.1), the VESC CDC (kept away
@@ -77,22 +78,37 @@ int cmd_fail(const struct cli_options *opts, const struct vr_error *err)
 	return vr_err_exit_status(err->code);
 }
 
+static void log_to_transcript(void *ctx, const char *line)
+{
+	transcript_line(ctx, line);
+}
+
 int cmd_probe(const struct cli_options *opts)
 {
 	struct session *s;
 	struct vr_error err;
 	vr_error_clear(&err);
-	if (session_open(opts, &s, &err))
+	struct transcript log;
+	if (transcript_open(&log, opts->log_path, &err))
 		return cmd_fail(opts, &err);
+	if (session_open(opts, &s, &err)) {
+		transcript_close(&log);
+		return cmd_fail(opts, &err);
+	}
 	struct observations *obs = calloc(1, sizeof *obs);
 	if (!obs) {
 		session_close(s);
 		return VR_EXIT_INTERNAL;
 	}
-	/* The report says everything the probes saw; no running commentary. */
-	session_probe_all(s, NULL, obs, &err);
+	/* The report says everything the probes saw: the running commentary
+	 * goes only to --log. */
+	struct run_hooks hooks = {.ctx = &log, .log = log_to_transcript};
+	session_probe_all(s, &hooks, obs, &err);
 	struct verdict v;
 	verdict_compute(obs, &v);
+	hooks_log(&hooks, "verdict: %s", v.summary);
+	hooks_log(&hooks, "next: %s", v.next);
+	transcript_close(&log);
 	if (opts->json)
 		report_probe_json(stdout, obs, &v);
 	else

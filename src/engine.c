@@ -12,6 +12,7 @@
 
 #include "engine_run.h"
 #include "session.h"
+#include "transcript.h"
 
 /* Requests queue up in a small ring: a person cannot press keys faster
  * than the worker takes them, and anything beyond is dropped. */
@@ -38,7 +39,7 @@ struct engine {
 	volatile sig_atomic_t cancel;
 	char log_lines[ENGINE_LOG_LINES][ENGINE_LOG_LINE_MAX];
 	unsigned log_total;
-	FILE *transcript;               /* --log FILE, or NULL */
+	struct transcript transcript;   /* --log FILE */
 };
 
 /* ---- view and notification -------------------------------------------- */
@@ -57,15 +58,7 @@ static void log_line_locked(struct engine *e, const char *line)
 	snprintf(slot, ENGINE_LOG_LINE_MAX, "%s", line);
 	e->log_total++;
 	e->view.log_count = e->log_total;
-	if (e->transcript) {
-		time_t now = time(NULL);
-		struct tm tm;
-		char stamp[32];
-		localtime_r(&now, &tm);
-		strftime(stamp, sizeof stamp, "%Y-%m-%d %H:%M:%S", &tm);
-		fprintf(e->transcript, "%s %s\n", stamp, line);
-		fflush(e->transcript);
-	}
+	transcript_line(&e->transcript, line);
 }
 
 static void hook_log(void *ctx, const char *line)
@@ -233,23 +226,6 @@ static void *worker_main(void *arg)
 
 /* ---- public API ------------------------------------------------------- */
 
-static vr_err open_transcript(struct engine *e, const char *path, struct vr_error *err)
-{
-	if (!path)
-		return VR_OK;
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return vr_fail(err, errno == EACCES ? VR_ERR_ACCESS : VR_ERR_IO,
-			       "cannot open the log %s: %s%s", path, strerror(errno),
-			       errno == ELOOP ? " (a symbolic link: refused)" : "");
-	e->transcript = fdopen(fd, "a");
-	if (!e->transcript) {
-		close(fd);
-		return vr_fail(err, VR_ERR_NOMEM, "cannot open the log %s", path);
-	}
-	return VR_OK;
-}
-
 vr_err engine_new(const struct cli_options *opts, struct engine **out, struct vr_error *err)
 {
 	struct engine *e = calloc(1, sizeof *e);
@@ -262,7 +238,7 @@ vr_err engine_new(const struct cli_options *opts, struct engine **out, struct vr
 	if (pipe2(e->wakeup_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		rc = vr_fail(err, VR_ERR_IO, "pipe: %s", strerror(errno));
 	if (!rc)
-		rc = open_transcript(e, opts->log_path, err);
+		rc = transcript_open(&e->transcript, opts->log_path, err);
 	if (!rc)
 		rc = session_open(opts, &e->session, err);
 	if (!rc)
@@ -298,8 +274,7 @@ void engine_free(struct engine *e)
 		pthread_join(e->worker, NULL);
 	engine_run_free(e->run);
 	session_close(e->session);
-	if (e->transcript)
-		fclose(e->transcript);
+	transcript_close(&e->transcript);
 	for (int i = 0; i < 2; i++)
 		if (e->wakeup_pipe[i] >= 0)
 			close(e->wakeup_pipe[i]);

@@ -306,9 +306,11 @@ vr_err session_probe_swd(struct session *s, const struct run_hooks *hooks, struc
 	if (rc)
 		hooks_log(hooks, "survey: %s", err->msg);
 	else
-		hooks_log(hooks, "survey: RDP %d, app %s, bootloader %s", swd->rdp,
+		hooks_log(hooks, "survey: RDP %d, app %s, bootloader %s%s", swd->rdp,
 			  swd->app.vector_valid ? (swd->app.crc_ok ? "valid" : "corrupt") : "absent",
-			  swd->bootloader.present ? bl_kind_name(swd->bootloader.kind) : "absent");
+			  swd->bootloader.present ? "present, " : "absent",
+			  !swd->bootloader.present ? "" :
+			  swd->bootloader.kind == BL_KIND_UNKNOWN ? "build unknown" : bl_kind_name(swd->bootloader.kind));
 	return rc;
 }
 
