@@ -49,6 +49,7 @@ static void fill_plan_options(struct executor *x)
 	p->force = o->force;
 	p->yes = o->yes;
 	p->images_dir_given = o->images_dir != NULL;
+	snprintf(p->images_note, sizeof p->images_note, "%s", x->images_note);
 	snprintf(p->hw_name, sizeof p->hw_name, "%s", o->hw_name ? o->hw_name : "");
 	snprintf(p->backup_path, sizeof p->backup_path, "%s",
 		 x->backup.path[0] ? x->backup.path : (o->backup_path ? o->backup_path : ""));
@@ -98,8 +99,14 @@ void executor_free(struct executor *x)
 static void choose_from_tree(struct executor *x, const char *hw, const struct run_hooks *hooks)
 {
 	const struct cli_options *o = session_options(x->session);
-	if (!o->images_dir || !hw || !hw[0] || (x->have_bootloader && x->have_firmware))
+	if (!o->images_dir || (x->have_bootloader && x->have_firmware))
 		return;
+	if (!hw || !hw[0]) {
+		snprintf(x->images_note, sizeof x->images_note, "the board's HW name is unknown (no firmware "
+			 "answers to report it), so no image can be chosen from %s", o->images_dir);
+		fill_plan_options(x);
+		return;
+	}
 	struct image_tree tree;
 	struct vr_error err;
 	if (image_tree_scan(o->images_dir, &tree, &err)) {

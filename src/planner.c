@@ -447,6 +447,13 @@ static const char *changed_text(const struct ctx *c)
 static bool check_firmware_image(struct ctx *c)
 {
 	const struct plan_image *fw = &c->opts->firmware;
+	if (!fw->present && c->opts->images_dir_given) {
+		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_INPUT, "--images gave no firmware image: %s. Choose one "
+		       "with --firmware FILE, or name the board with --hw. %s",
+		       c->opts->images_note[0] ? c->opts->images_note : "none matches this VESC's HW name",
+		       changed_text(c));
+		return false;
+	}
 	if (!fw->present) {
 		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_USAGE, "The recovery needs a firmware image: give "
 		       "--firmware FILE (VESC_default.bin for your HW) or --images DIR (VESC Tool's "
@@ -477,6 +484,13 @@ static bool check_firmware_image(struct ctx *c)
 static bool check_bootloader_image(struct ctx *c)
 {
 	const struct plan_image *bl = &c->opts->bootloader;
+	if (!bl->present && c->opts->images_dir_given) {
+		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_INPUT, "--images gave no bootloader image: %s. Give "
+		       "--bootloader FILE, or name the board with --hw. %s",
+		       c->opts->images_note[0] ? c->opts->images_note
+					       : "neither a file named for this HW nor generic.bin", changed_text(c));
+		return false;
+	}
 	if (!bl->present) {
 		finish(c, PLAN_NEEDS_PERSON, VR_EXIT_USAGE, "The recovery needs a bootloader image: "
 		       "give --bootloader FILE (VESC Tool's res/bootloaders/generic.bin, or the file "

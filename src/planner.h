@@ -114,6 +114,7 @@ struct plan_options {
 	bool keep_config, restore_config, dry_run, allow_unprotect, force, yes;
 	struct plan_image bootloader, firmware;
 	bool images_dir_given;
+	char images_note[200];       /* why --images gave no image ("no firmware for HW 60 in DIR") */
 	char hw_name[32];            /* --hw */
 	char backup_path[256];       /* where the backup goes (for confirmation texts) */
 };
