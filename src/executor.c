@@ -126,10 +126,10 @@ static void choose_from_tree(struct executor *x, const char *hw, const struct ru
 	} else if (!x->have_firmware) {
 		if (m.n_defaults)
 			snprintf(x->images_note, sizeof x->images_note,
-				 "%zu firmware images match HW %s: choose one with --firmware", m.n_defaults, hw);
+				 "%zu firmware images match HW %s", m.n_defaults, hw);
 		else
 			snprintf(x->images_note, sizeof x->images_note,
-				 "no firmware for HW %s in %s: give --firmware", hw, o->images_dir);
+				 "no firmware for HW %s in %s", hw, o->images_dir);
 		hooks_log(hooks, "images: %s", x->images_note);
 	}
 	if (!x->have_bootloader && m.bootloader) {

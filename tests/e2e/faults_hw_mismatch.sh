@@ -19,7 +19,7 @@ st=$TD/chip.state
 # 1. nothing for HW 60 in the tree
 chip_init corrupt-app "$st"
 vr --sim "corrupt-app,state=$st" recover --images "$tree" --hw 60 --yes
-expect_rc 2 "no firmware for HW 60"
+expect_rc 3 "no firmware for HW 60"
 grep -q "no firmware for HW 60" "$TD/err" || fail "1: the transcript does not say no image matches HW 60"
 flash_is "$st" "$st.before" "1: flash untouched"
 no_backup
