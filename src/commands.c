@@ -57,7 +57,8 @@ static int sim_list(void)
 		const struct bench_scenario *sc = bench_scenario_at(i);
 		printf("  %-16s %s\n", sc->name, sc->summary);
 	}
-	printf("Parameters: fw=6.05 hw=60 time-scale=0.1 usb-timeout-at=N usb-gone-at=N state=FILE\n");
+	printf("Parameters: fw=6.05 hw=60 time-scale=0.1 usb-timeout-at=N usb-timeout-every=K usb-gone-at=N\n"
+	       "            state=FILE probe=absent link=disconnect\n");
 	return VR_EXIT_OK;
 }
 
