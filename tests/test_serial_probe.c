@@ -179,7 +179,9 @@ static bool answer(struct peer *pe)
 	case B_DISCONNECT:
 		len = reply_frame(pe, frame, sizeof frame);
 		peer_write(pe, frame, len / 2);
-		sleep_ms(20);
+		/* A hangup discards what the host has not read yet: give a
+		 * host slowed by sanitizers time to read the half reply. */
+		sleep_ms(150);
 		close(pe->master);
 		pe->master = -1;
 		return false;
