@@ -12,6 +12,7 @@
 #include "commands.h"
 #include "engine.h"
 #include "json.h"
+#include "plan_time.h"
 #include "report.h"
 
 /* The engine a signal handler may ask to stop at the next safe point. */
@@ -169,9 +170,19 @@ static void print_plan(const struct engine_view *v, FILE *out)
 		[ROW_PENDING] = "   ", [ROW_CURRENT] = "-> ", [ROW_DONE] = "ok ", [ROW_FAILED] = "!! ",
 		[ROW_SKIPPED] = "-- ",
 	};
-	fprintf(out, "Plan:\n");
-	for (unsigned i = 0; i < v->n_plan; i++)
-		fprintf(out, "  %s%-36s %s\n", marks[v->plan[i].state], v->plan[i].title, v->plan[i].detail);
+	double total = 0;
+	fprintf(out, "Plan (modeled times: typical, ST-LINK/V2 and STM32F405 datasheet figures):\n");
+	for (unsigned i = 0; i < v->n_plan; i++) {
+		char t[16];
+		plan_time_text(v->plan[i].modeled_s, t, sizeof t);
+		fprintf(out, "  %s%-32s %-30s %8s\n", marks[v->plan[i].state], v->plan[i].title, v->plan[i].detail, t);
+		if (v->plan[i].state != ROW_DONE && v->plan[i].state != ROW_SKIPPED)
+			total += v->plan[i].modeled_s;
+	}
+	char t[16];
+	plan_time_text(total, t, sizeof t);
+	if (total > 0)
+		fprintf(out, "  %-66s %8s\n", "total (erases can take up to twice as long)", t);
 	fprintf(out, "%s\n", v->reason);
 }
 
@@ -194,6 +205,7 @@ static void print_json(const struct engine_view *v, bool dry_run)
 		json_string(&w, "step", v->plan[i].title);
 		json_string(&w, "state", states[v->plan[i].state]);
 		json_string(&w, "detail", v->plan[i].detail);
+		json_double(&w, "modeled_s", v->plan[i].modeled_s, 2);
 		json_object_end(&w);
 	}
 	json_array_end(&w);

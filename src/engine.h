@@ -39,7 +39,8 @@ enum plan_row_state { ROW_PENDING = 0, ROW_CURRENT, ROW_DONE, ROW_FAILED, ROW_SK
 struct engine_plan_row {
 	enum plan_row_state state;
 	char title[64];              /* "Mass erase" */
-	char detail[120];            /* "1 MiB, about 8 s" */
+	char detail[120];            /* "sectors 0,3-7", "524280 bytes at 0x08000000" */
+	double modeled_s;            /* typical duration on a real probe and chip, 0 unknown */
 };
 
 /* A copy of everything a front end shows. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "executor.h"
+#include "plan_time.h"
 #include "planner.h"
 #include "session.h"
 #include "verdict.h"
@@ -171,6 +172,37 @@ static void header_text(const struct engine_run *r, char *out, size_t cap)
 			 swd->flash_kb);
 }
 
+/* "0,3-7" */
+static void sector_list(uint16_t mask, char *out, size_t cap)
+{
+	size_t used = 0;
+	out[0] = '\0';
+	for (unsigned i = 0; i < 12 && used + 8 < cap; i++) {
+		if (!(mask & (1u << i)) || (i > 0 && (mask & (1u << (i - 1)))))
+			continue;
+		unsigned last = i;
+		while (last + 1 < 12 && (mask & (1u << (last + 1))))
+			last++;
+		used += (size_t)snprintf(out + used, cap - used, used ? ",%u" : "%u", i);
+		if (last > i)
+			used += (size_t)snprintf(out + used, cap - used, "-%u", last);
+	}
+}
+
+static void row_detail(const struct plan_step *step, char *out, size_t cap)
+{
+	char sectors[40];
+	sector_list(step->sectors, sectors, sizeof sectors);
+	if (step->kind == STEP_SECTOR_ERASE || step->kind == STEP_WRP_CLEAR)
+		snprintf(out, cap, "sectors %s", sectors);
+	else if (step->bytes && step->address)
+		snprintf(out, cap, "%u bytes at 0x%08X", step->bytes, step->address);
+	else if (step->bytes)
+		snprintf(out, cap, "%u bytes", step->bytes);
+	else
+		out[0] = '\0';
+}
+
 static void plan_rows(const struct plan *plan, struct engine_view *view)
 {
 	static const enum plan_row_state row_of[] = {
@@ -183,10 +215,8 @@ static void plan_rows(const struct plan *plan, struct engine_view *view)
 		struct engine_plan_row *row = &view->plan[view->n_plan++];
 		row->state = row_of[e->state];
 		snprintf(row->title, sizeof row->title, "%s", e->step.title);
-		if (e->step.bytes)
-			snprintf(row->detail, sizeof row->detail, "%u bytes", e->step.bytes);
-		else
-			row->detail[0] = '\0';
+		row_detail(&e->step, row->detail, sizeof row->detail);
+		row->modeled_s = plan_step_modeled_s(&e->step);
 	}
 }
 

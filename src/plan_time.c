@@ -67,6 +67,8 @@ void plan_time_text(double seconds, char *out, size_t cap)
 {
 	if (seconds <= 0)
 		snprintf(out, cap, "%s", "");
+	else if (seconds < 0.1)
+		snprintf(out, cap, "%s", "<0.1 s");
 	else if (seconds < 10)
 		snprintf(out, cap, "%.1f s", seconds);
 	else

@@ -48,6 +48,8 @@ static void text_forms(void **state)
 	assert_string_equal(t, "8.0 s");
 	plan_time_text(12.4, t, sizeof t);
 	assert_string_equal(t, "12 s");
+	plan_time_text(0.01, t, sizeof t);
+	assert_string_equal(t, "<0.1 s");
 	plan_time_text(0, t, sizeof t);
 	assert_string_equal(t, "");
 }
