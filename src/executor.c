@@ -552,8 +552,11 @@ static vr_err do_wait_vesc(struct executor *x, const struct plan_step *step, str
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		long elapsed_ms = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
 		if (elapsed_ms >= (long)wait_ms || hooks_cancelled(hooks))
-			return vr_fail(err, VR_ERR_TIMEOUT, "the VESC did not answer on USB within %u s after the "
-				       "reset (%u probes)", wait_ms / 1000, attempt);
+			/* Not an interrupted transfer: the flash is written and
+			 * verified, and nothing answers. A person must look. */
+			return vr_fail(err, VR_ERR_NO_DEVICE, "the VESC did not answer on USB within %u s after "
+				       "the reset (%u probes): check the USB cable and power; the flash was "
+				       "written and verified", wait_ms / 1000, attempt);
 		struct engine_progress p = {.active = true, .elapsed_s = elapsed_ms / 1000.0,
 					    .typical_s = 3, .max_s = wait_ms / 1000.0, .eta_s = -1, .cancellable = true};
 		snprintf(p.what, sizeof p.what, "waiting for the VESC on USB");
