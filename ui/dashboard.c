@@ -27,6 +27,8 @@ static struct ui ui_state = {.signal_pipe = {-1, -1}};
 
 static const int caught_signals[] = {SIGINT, SIGTERM, SIGHUP, SIGWINCH};
 #define N_CAUGHT (sizeof caught_signals / sizeof caught_signals[0])
+static const int crash_signals[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT};
+#define N_CRASH (sizeof crash_signals / sizeof crash_signals[0])
 
 double ui_now(void)
 {
@@ -67,8 +69,35 @@ static void on_signal(int signo)
 	errno = saved;
 }
 
+/* A bug must not leave the person's terminal raw over SSH: put the tty
+ * back with async-signal-safe calls only, then die of the same signal
+ * (SA_RESETHAND restored the default action). */
+static void on_crash(int signo)
+{
+	if (ui_state.curses_active) {
+		if (ui_state.have_tty_modes)
+			tcsetattr(STDIN_FILENO, TCSANOW, &ui_state.tty_modes);
+		ssize_t ignored = write(STDOUT_FILENO, ui_state.tty_restore, strlen(ui_state.tty_restore));
+		(void)ignored;
+	}
+	raise(signo);
+}
+
+static void install_crash_handlers(void)
+{
+	ui_state.have_tty_modes = tcgetattr(STDIN_FILENO, &ui_state.tty_modes) == 0;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_crash;
+	sa.sa_flags = SA_RESETHAND | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < N_CRASH; i++)
+		sigaction(crash_signals[i], &sa, NULL);
+}
+
 static bool install_signals(void)
 {
+	install_crash_handlers();
 	if (pipe2(ui_state.signal_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 		return false;
 	struct sigaction sa;
@@ -87,6 +116,8 @@ static void uninstall_signals(void)
 	sa.sa_handler = SIG_DFL;
 	for (size_t i = 0; i < N_CAUGHT; i++)
 		sigaction(caught_signals[i], &sa, NULL);
+	for (size_t i = 0; i < N_CRASH; i++)
+		sigaction(crash_signals[i], &sa, NULL);
 	for (int i = 0; i < 2; i++)
 		if (ui_state.signal_pipe[i] >= 0)
 			close(ui_state.signal_pipe[i]);
@@ -113,6 +144,7 @@ static bool start_curses(struct ui *ui, const struct cli_options *opts)
 	if (!screen)
 		return false;
 	set_term(screen);
+	ui->curses_screen = screen;
 	ui_state.curses_active = true;
 	atexit(restore_terminal);
 	cbreak();
@@ -278,6 +310,11 @@ static unsigned handle_keys(struct ui *ui, const struct cli_options *original)
 	return all;
 }
 
+/* At most one frame this often: a write reports progress per block,
+ * hundreds of times a second, and a Raspberry Pi over SSH should spend its
+ * time on the USB transfers. A key still shows within 50 ms. */
+#define FRAME_S 0.03
+
 static int poll_timeout_ms(const struct ui *ui)
 {
 	/* An erase reports rarely: tick its clock; otherwise sleep until
@@ -292,13 +329,42 @@ static bool time_to_leave(const struct ui *ui)
 	return ui->quit_after_step && keymap_quit_action(ui->view.phase) == QUIT_NOW;
 }
 
+static void input_gone(struct ui *ui)
+{
+	/* The terminal went away (SSH dropped): stop safely, then leave. */
+	engine_request(ui->engine, ENGINE_REQ_CANCEL, NULL, 0);
+	engine_request(ui->engine, ENGINE_REQ_QUIT_AFTER_STEP, NULL, 0);
+	ui->quit_after_step = true;
+	ui->input_gone = true;
+}
+
+/* Draws when something changed and the last frame is old enough; returns
+ * how long poll may sleep. */
+static int frame(struct ui *ui, bool *dirty, bool *stale, double *last_draw)
+{
+	int wait = poll_timeout_ms(ui);
+	if (!*dirty)
+		return wait;
+	double since = ui_now() - *last_draw;
+	if (since < FRAME_S) {
+		int rest = (int)((FRAME_S - since) * 1000.0) + 1;
+		return wait < 0 || rest < wait ? rest : wait;
+	}
+	if (*stale)
+		refresh_view(ui);
+	*stale = false;
+	draw(ui);
+	*last_draw = ui_now();
+	*dirty = false;
+	return wait;
+}
+
 static void loop(struct ui *ui, const struct cli_options *original)
 {
-	bool dirty = true;
+	bool dirty = true, stale = false;
+	double last_draw = 0;
 	for (;;) {
-		if (dirty)
-			draw(ui);
-		dirty = false;
+		int wait = frame(ui, &dirty, &stale, &last_draw);
 		if (time_to_leave(ui))
 			return;
 		struct pollfd fds[3] = {
@@ -306,34 +372,37 @@ static void loop(struct ui *ui, const struct cli_options *original)
 			{.fd = engine_wakeup_fd(ui->engine), .events = POLLIN},
 			{.fd = ui_state.signal_pipe[0], .events = POLLIN},
 		};
-		int ready = poll(fds, 3, poll_timeout_ms(ui));
+		int ready = poll(fds, 3, wait);
 		if (ready < 0 && errno != EINTR)
 			return;
-		dirty = ready <= 0;  /* a tick (or a signal): redraw the clock */
+		if (ready == 0)
+			dirty = true;  /* a tick: the erase clock moves */
 		if (fds[2].revents & POLLIN) {
 			handle_signals(ui);
-			dirty = true;
+			dirty = stale = true;
 		}
 		if (fds[1].revents & POLLIN) {
-			refresh_view(ui);
-			dirty = true;
+			/* Only note it: the view is copied when a frame is drawn. */
+			engine_wakeup_drain(ui->engine);
+			dirty = stale = true;
 		}
 		if (fds[0].revents & (POLLHUP | POLLERR) && !(fds[0].revents & POLLIN)) {
-			/* The terminal went away (SSH dropped): stop safely. */
-			engine_request(ui->engine, ENGINE_REQ_CANCEL, NULL, 0);
-			engine_request(ui->engine, ENGINE_REQ_QUIT_AFTER_STEP, NULL, 0);
-			ui->quit_after_step = true;
-			ui->input_gone = true;
+			input_gone(ui);
 			dirty = true;
 		}
 		if (fds[0].revents & POLLIN) {
+			refresh_view(ui);  /* keys answer the state they were pressed in */
+			stale = false;
 			unsigned r = handle_keys(ui, original);
 			if (r & UI_QUIT)
 				return;
 			dirty = dirty || r != UI_NOTHING;
 		}
-		if (dirty)
+		if (stale && ui->quit_after_step) {
+			/* Leaving depends on the phase: do not wait for a frame. */
 			refresh_view(ui);
+			stale = false;
+		}
 	}
 }
 
@@ -400,11 +469,13 @@ static void stop_engine(struct ui *ui)
 int ui_dashboard_run(const struct cli_options *opts)
 {
 	setlocale(LC_ALL, "");
-	const char *why = termcheck_here();
+	char restore[sizeof ui_state.tty_restore];
+	const char *why = termcheck_here(restore, sizeof restore);
 	if (why)
 		return line_mode(opts, why);
 	struct ui *ui = &ui_state;
 	init_state(ui, opts);
+	memcpy(ui->tty_restore, restore, sizeof restore);
 	if (!install_signals())
 		return line_mode(opts, "cannot set up signal handling");
 	struct vr_error err;
@@ -425,6 +496,8 @@ int ui_dashboard_run(const struct cli_options *opts)
 	int status = final_status(ui);
 	stop_engine(ui);
 	restore_terminal();
+	delscreen(ui->curses_screen);
+	ui->curses_screen = NULL;
 	uninstall_signals();
 	print_summary(ui);
 	return status;

@@ -21,7 +21,11 @@ unsigned dialogs_key(struct ui *ui, int key);
  * a step runs (opening the dialog that offers "quit when done"). */
 unsigned dialogs_quit(struct ui *ui);
 
-/* "~/x" -> "$HOME/x"; other paths unchanged. */
-void dialogs_expand_home(const char *path, char *out, size_t cap);
+/* Clears a centred box of at most h x w, frames it with a title and
+ * returns its inside (for the dialogs and the forms). */
+struct ui_rect dialogs_box(const struct ui *ui, int h, int w, enum ui_color color, const char *title);
+
+/* Dialogs are at most this wide, so a line stays readable. */
+#define DIALOG_W 74
 
 #endif

@@ -1,6 +1,7 @@
 #include "ui/termcheck.h"
 
 #include <curses.h>
+#include <string.h>
 #include <term.h>
 #include <unistd.h>
 
@@ -17,8 +18,20 @@ const char *termcheck_refusal(bool stdin_tty, bool stdout_tty, bool term_known, 
 	return NULL;
 }
 
-const char *termcheck_here(void)
+static void append_cap(char *out, size_t cap, const char *name)
 {
+	const char *s = tigetstr(name);
+	if (!s || s == (const char *)-1)
+		return;
+	size_t used = strlen(out), len = strlen(s);
+	if (used + len < cap)
+		memcpy(out + used, s, len + 1);
+}
+
+const char *termcheck_here(char *restore, size_t restore_cap)
+{
+	if (restore_cap)
+		restore[0] = '\0';
 	bool in_tty = isatty(STDIN_FILENO), out_tty = isatty(STDOUT_FILENO);
 	bool known = false, cup = false;
 	if (in_tty && out_tty) {
@@ -29,6 +42,9 @@ const char *termcheck_here(void)
 		if (known) {
 			const char *cup_cap = tigetstr("cup");
 			cup = cup_cap != NULL && cup_cap != (const char *)-1;
+			append_cap(restore, restore_cap, "rmcup");
+			append_cap(restore, restore_cap, "cnorm");
+			append_cap(restore, restore_cap, "sgr0");
 			del_curterm(cur_term);
 		}
 	}

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <termios.h>
 
 #include "cli.h"
 #include "engine.h"
@@ -70,7 +71,13 @@ struct ui {
 	volatile sig_atomic_t signal_seen;  /* SIGINT/SIGTERM/SIGHUP number, 0 none */
 	int signal_pipe[2];              /* handler -> loop: signal numbers */
 	bool curses_active;
-	bool input_gone;                 /* the terminal hung up: stop reading it */
+	SCREEN *curses_screen;           /* freed after endwin */
+	bool input_gone;
+	/* For the crash handler: the tty as it was, and how to leave curses
+	 * without curses (both only read from a signal handler). */
+	bool have_tty_modes;
+	struct termios tty_modes;
+	char tty_restore[64];                 /* the terminal hung up: stop reading it */
 	char log_lines[ENGINE_LOG_LINES][ENGINE_LOG_LINE_MAX];
 	/* The transcript wrapped for the full-screen log (screens_prepare). */
 	char log_wrapped[ENGINE_LOG_LINES * 3][ENGINE_LOG_LINE_MAX];

@@ -3,7 +3,7 @@
 # waits for the erase to finish and then leaves; Ctrl-C (SIGINT) mid-erase
 # stops at the next safe point: the erase completes, the exit status is 10
 # (interrupted) and the terminal is restored; SIGTERM while idle leaves at
-# once with status 10.
+# once with status 10; a crash still restores the terminal.
 set -u
 . "$(dirname "$0")/dashboard_lib.inc"
 synth_images
@@ -19,17 +19,17 @@ run_to_erase() {
 		--bootloader "$tmp/bl.bin" --firmware "$tmp/fw.bin"
 	wait_for "Firmware: corrupt"
 	wait_row 24 "Enter step"
-	tm send-keys -t vr a
+	tm send-keys -t "$sess" a
 	wait_for "Erase the whole flash?"
-	tm send-keys -t vr y
+	tm send-keys -t "$sess" y
 	wait_for "mass erase"
 }
 
 # 1. q, then y: quit when this step is done.
 run_to_erase
-tm send-keys -t vr q
+tm send-keys -t "$sess" q
 wait_for "Not now: mass erase is running"
-tm send-keys -t vr y
+tm send-keys -t "$sess" y
 wait_for "quits after this step"
 [ ! -f "$tmp/status" ] || fail "left before the erase was done"
 status=$(wait_exit 30)
@@ -39,7 +39,7 @@ assert_tty_restored
 
 # 2. Ctrl-C mid-erase: the erase finishes, status 10.
 run_to_erase
-tm send-keys -t vr C-c
+tm send-keys -t "$sess" C-c
 wait_for "signal received: stopping at the next safe point"
 status=$(wait_exit 30)
 [ "$status" = 10 ] || fail "exit status $status after SIGINT, expected 10"
@@ -54,5 +54,13 @@ wait_row 24 "q quit"
 kill -TERM "$(cat "$tmp/pid")"
 status=$(wait_exit 10)
 [ "$status" = 10 ] || fail "exit status $status after SIGTERM, expected 10"
+assert_tty_restored
+# 4. A crash (SIGSEGV from outside, as a bug would raise it) still gives
+# the terminal back.
+start 80 24 env LC_ALL=C "$bin" --sim healthy
+wait_for "Firmware: present"
+kill -SEGV "$(cat "$tmp/pid")"
+status=$(wait_exit 10)
+[ "$status" = 139 ] || fail "exit status $status after SIGSEGV, expected 139 (the signal, not hidden)"
 assert_tty_restored
 echo "dashboard quit: ok"

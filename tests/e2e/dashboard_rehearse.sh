@@ -18,18 +18,18 @@ wait_for "LIVE"
 wait_for "No ST-Link"
 wait_row 24 "s sim"
 screen | grep -qF "SIM" && fail "switched to the simulated bench by itself"
-tm send-keys -t vr s
+tm send-keys -t "$sess" s
 wait_for "Rehearse on the simulated bench"
 screen | grep -qF "> corrupt-app" || fail "corrupt-app is not preselected"
-tm send-keys -t vr Down
+tm send-keys -t "$sess" Down
 wait_for "> blank"
-tm send-keys -t vr Up
+tm send-keys -t "$sess" Up
 wait_for "> corrupt-app"
-tm send-keys -t vr Enter
+tm send-keys -t "$sess" Enter
 wait_for "SIM corrupt-app"
 wait_for "Firmware: corrupt"
 screen | grep -qF "LIVE" && fail "the header still says LIVE"
-tm send-keys -t vr q
+tm send-keys -t "$sess" q
 wait_exit 10 >/dev/null
 assert_tty_restored
 echo "dashboard rehearse: ok"
