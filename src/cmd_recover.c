@@ -175,7 +175,16 @@ static void print_plan(const struct engine_view *v, FILE *out)
 	for (unsigned i = 0; i < v->n_plan; i++) {
 		char t[16];
 		plan_time_text(v->plan[i].modeled_s, t, sizeof t);
-		fprintf(out, "  %s%-32s %-30s %8s\n", marks[v->plan[i].state], v->plan[i].title, v->plan[i].detail, t);
+		char what[48];
+		if (v->plan[i].sectors[0])
+			snprintf(what, sizeof what, "sectors %s", v->plan[i].sectors);
+		else if (v->plan[i].bytes && v->plan[i].address)
+			snprintf(what, sizeof what, "%u bytes at 0x%08X", v->plan[i].bytes, v->plan[i].address);
+		else if (v->plan[i].bytes)
+			snprintf(what, sizeof what, "%u bytes", v->plan[i].bytes);
+		else
+			what[0] = '\0';
+		fprintf(out, "  %s%-32s %-30s %8s\n", marks[v->plan[i].state], v->plan[i].title, what, t);
 		if (v->plan[i].state != ROW_DONE && v->plan[i].state != ROW_SKIPPED)
 			total += v->plan[i].modeled_s;
 	}
@@ -205,6 +214,11 @@ static void print_json(const struct engine_view *v, bool dry_run)
 		json_string(&w, "step", v->plan[i].title);
 		json_string(&w, "state", states[v->plan[i].state]);
 		json_string(&w, "detail", v->plan[i].detail);
+		json_uint(&w, "bytes", v->plan[i].bytes);
+		if (v->plan[i].address)
+			json_hex32(&w, "address", v->plan[i].address);
+		if (v->plan[i].sectors[0])
+			json_string(&w, "sectors", v->plan[i].sectors);
 		json_double(&w, "modeled_s", v->plan[i].modeled_s, 2);
 		json_object_end(&w);
 	}

@@ -319,6 +319,10 @@ bool engine_request(struct engine *e, enum engine_request req, char *why, size_t
 		else {
 			e->requests[(e->req_head + e->req_count) % REQUEST_RING] = req;
 			e->req_count++;
+			/* Accepted means busy from now on: a front end that looks
+			 * right after must not see the old idle phase. */
+			e->view.phase = req == ENGINE_REQ_PROBE ? ENGINE_PROBING : ENGINE_RUNNING;
+			notify_locked(e);
 			pthread_cond_broadcast(&e->wake);
 		}
 	}

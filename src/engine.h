@@ -39,7 +39,9 @@ enum plan_row_state { ROW_PENDING = 0, ROW_CURRENT, ROW_DONE, ROW_FAILED, ROW_SK
 struct engine_plan_row {
 	enum plan_row_state state;
 	char title[64];              /* "Mass erase" */
-	char detail[120];            /* "sectors 0,3-7", "524280 bytes at 0x08000000" */
+	char detail[120];            /* short, for a narrow pane: "sectors 0,3-7", "512 KiB" */
+	uint32_t bytes, address;     /* what the step moves, and where (0 when none) */
+	char sectors[40];            /* "0,3-7" for erases, "" otherwise */
 	double modeled_s;            /* typical duration on a real probe and chip, 0 unknown */
 };
 

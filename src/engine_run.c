@@ -73,7 +73,15 @@ void engine_run_probe(struct engine_run *r, const struct run_hooks *hooks)
 	session_probe_all(r->session, hooks, &r->obs, &err);
 	r->have_obs = true;
 	executor_observed(&r->exec, &r->obs, hooks);
+	/* Looking again is the person's way of saying "ask me again": a No
+	 * given before must not block the fresh plan. What was done stays. */
+	while (r->exec.history.n > r->exec.history.n_from_journal &&
+	       r->exec.history.rec[r->exec.history.n - 1].result == STEP_REFUSED)
+		r->exec.history.n--;
 	r->finished = false;
+	r->exit_status = 0;
+	r->outcome[0] = '\0';
+	r->steps_run = 0;
 	replan(r);
 	hooks_log(hooks, "verdict: %s", r->verdict.summary);
 	if (r->verdict.next[0])
@@ -189,14 +197,14 @@ static void sector_list(uint16_t mask, char *out, size_t cap)
 	}
 }
 
-static void row_detail(const struct plan_step *step, char *out, size_t cap)
+static void row_detail(const struct plan_step *step, const char *sectors, char *out, size_t cap)
 {
-	char sectors[40];
-	sector_list(step->sectors, sectors, sizeof sectors);
 	if (step->kind == STEP_SECTOR_ERASE || step->kind == STEP_WRP_CLEAR)
 		snprintf(out, cap, "sectors %s", sectors);
-	else if (step->bytes && step->address)
-		snprintf(out, cap, "%u bytes at 0x%08X", step->bytes, step->address);
+	else if (step->bytes >= 1024 * 1024)
+		snprintf(out, cap, "%.0f MiB", step->bytes / 1048576.0);
+	else if (step->bytes >= 10 * 1024)
+		snprintf(out, cap, "%.0f KiB", step->bytes / 1024.0);
 	else if (step->bytes)
 		snprintf(out, cap, "%u bytes", step->bytes);
 	else
@@ -215,7 +223,13 @@ static void plan_rows(const struct plan *plan, struct engine_view *view)
 		struct engine_plan_row *row = &view->plan[view->n_plan++];
 		row->state = row_of[e->state];
 		snprintf(row->title, sizeof row->title, "%s", e->step.title);
-		row_detail(&e->step, row->detail, sizeof row->detail);
+		row->bytes = e->step.bytes;
+		row->address = e->step.address;
+		char sectors[sizeof row->sectors] = "";
+		if (e->step.kind == STEP_SECTOR_ERASE || e->step.kind == STEP_WRP_CLEAR)
+			sector_list(e->step.sectors, sectors, sizeof sectors);
+		memcpy(row->sectors, sectors, sizeof sectors);
+		row_detail(&e->step, sectors, row->detail, sizeof row->detail);
 		row->modeled_s = plan_step_modeled_s(&e->step);
 	}
 }

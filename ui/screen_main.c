@@ -54,13 +54,8 @@ unsigned screen_main_key(struct ui *ui, int key)
 	unsigned page = ui->layout.log.h > 3 ? (unsigned)ui->layout.log.h - 2 : 1;
 	switch (key) {
 	case 'r':
-		/* The engine keeps a refused step in its history, so a probe
-		 * alone would stop at it again: after a No, start afresh (the
-		 * journal and the backup stay). */
-		if (ui->view.phase == ENGINE_FINISHED && ui->view.exit_status == VR_EXIT_CONFIRM) {
-			ui_say(ui, UIC_NORMAL, "looking again: a fresh plan");
-			return UI_RESTART | UI_REDRAW;
-		}
+		/* Probing again also forgets a No given before: the plan
+		 * asks again. */
 		return start_work(ui, ENGINE_REQ_PROBE, "probing");
 	case 'a':
 		return run_step(ui, ENGINE_REQ_RUN_ON);

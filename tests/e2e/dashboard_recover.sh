@@ -70,9 +70,9 @@ wait_gone "The backup of this chip is in"
 
 screen | grep -qF "Firmware: corrupt" || fail "the flash changed after a No"
 
-# r looks again and re-plans; a runs on, and y answers this time.
+# r looks again and re-plans, forgetting the No; a runs on, and y answers
+# this time.
 tm send-keys -t "$sess" r
-wait_gone "not confirmed"
 wait_row 24 "Enter step"
 tm send-keys -t "$sess" a
 wait_for "Erase the whole flash?"

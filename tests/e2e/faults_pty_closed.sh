@@ -24,7 +24,7 @@ assert d["swd"]["attach"] == "normal"
 PY
 vr --sim "healthy,link=disconnect,state=$st" recover --dry-run --bootloader "$BL" --firmware "$FW"
 expect_rc 0 "recover --dry-run"
-grep -q "Plan:" "$TD/out" || fail "recover --dry-run printed no plan"
+grep -q "^Plan" "$TD/out" || fail "recover --dry-run printed no plan"
 flash_is "$st" "$st.before" "nothing touched"
 no_backup
 echo "faults pty closed: ok"
