@@ -284,23 +284,34 @@ static uint8_t *flatten(const struct image *img, size_t *len)
 	return buf;
 }
 
+/* The image named on the command line, checked for its address, as one
+ * buffer from its lowest address. */
+static vr_err load_image_data(const struct cli_options *opts, struct image *img, uint8_t **data, size_t *len,
+			      struct vr_error *err)
+{
+	image_init(img);
+	*data = NULL;
+	vr_err rc = load_for(opts, img, err);
+	if (!rc && !(*data = flatten(img, len)))
+		rc = vr_fail(err, VR_ERR_NOMEM, "out of memory");
+	if (rc)
+		image_free(img);
+	return rc;
+}
+
 int cmd_write(const struct cli_options *opts)
 {
 	struct flash_cmd c = {.opts = opts, .name = "write"};
 	struct vr_error err;
 	vr_error_clear(&err);
 	struct image img;
-	image_init(&img);
-	vr_err rc = load_for(opts, &img, &err);
-	if (rc) {
-		image_free(&img);
-		return cmd_fail(opts, &err);
-	}
+	uint8_t *data;
 	size_t len;
-	uint8_t *data = flatten(&img, &len);
+	if (load_image_data(opts, &img, &data, &len, &err))
+		return cmd_fail(opts, &err);
 	struct backup b;
 	backup_init(&b);
-	rc = data ? attach(&c, &err) : vr_fail(&err, VR_ERR_NOMEM, "out of memory");
+	vr_err rc = attach(&c, &err);
 	if (!rc && opts->force)
 		rc = take_backup(&c, opts->backup_path, &b, &err);
 	char body[600];
@@ -335,20 +346,16 @@ int cmd_verify(const struct cli_options *opts)
 	struct vr_error err;
 	vr_error_clear(&err);
 	struct image img;
-	image_init(&img);
-	vr_err rc = load_for(opts, &img, &err);
-	if (rc) {
-		image_free(&img);
-		return cmd_fail(opts, &err);
-	}
+	uint8_t *data;
 	size_t len;
-	uint8_t *data = flatten(&img, &len);
-	rc = data ? attach(&c, &err) : vr_fail(&err, VR_ERR_NOMEM, "out of memory");
+	if (load_image_data(opts, &img, &data, &len, &err))
+		return cmd_fail(opts, &err);
+	vr_err rc = attach(&c, &err);
 	/* A release image ends with the crcinfo words still 0xFF; the firmware
 	 * fills them on its first boot. Those 8 bytes differing is the sign of
 	 * a booted VESC, not of a bad write. */
 	size_t compared = len;
-	bool crcinfo_blank = image_lowest(&img) == 0x08000000u && len >= 8 && data &&
+	bool crcinfo_blank = image_lowest(&img) == 0x08000000u && len >= 8 &&
 			     !memcmp(data + len - 8, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
 	if (crcinfo_blank)
 		compared = len - 8;
