@@ -46,18 +46,27 @@ static vr_err make_dirs(char *path, struct vr_error *err)
 	return VR_OK;
 }
 
-vr_err backup_default_path(const uint8_t uid[12], char *out, size_t cap, struct vr_error *err)
+vr_err backup_dir(char *out, size_t cap, struct vr_error *err)
 {
+	/* The XDG spec says relative values are invalid and must be ignored. */
 	const char *xdg = getenv("XDG_STATE_HOME");
 	const char *home = getenv("HOME");
-	char base[400];
 	if (xdg && xdg[0] == '/')
-		snprintf(base, sizeof base, "%s/vesc-rescue", xdg);
+		snprintf(out, cap, "%s/vesc-rescue", xdg);
 	else if (home && home[0] == '/')
-		snprintf(base, sizeof base, "%s/.local/state/vesc-rescue", home);
+		snprintf(out, cap, "%s/.local/state/vesc-rescue", home);
 	else
 		return vr_fail(err, VR_ERR_USAGE, "neither XDG_STATE_HOME nor HOME is an absolute path: "
 			       "give --backup FILE");
+	return VR_OK;
+}
+
+vr_err backup_default_path(const uint8_t uid[12], char *out, size_t cap, struct vr_error *err)
+{
+	char base[400];
+	vr_err dir_rc = backup_dir(base, sizeof base, err);
+	if (dir_rc)
+		return dir_rc;
 	char uid_hex[25];
 	for (int i = 0; i < 12; i++)
 		snprintf(uid_hex + 2 * i, 3, "%02x", uid[i]);

@@ -35,6 +35,10 @@ struct backup {
 void backup_init(struct backup *b);
 void backup_free(struct backup *b);
 
+/* The directory backups go to: $XDG_STATE_HOME/vesc-rescue, else
+ * ~/.local/state/vesc-rescue (not created here). */
+vr_err backup_dir(char *out, size_t cap, struct vr_error *err);
+
 /* $XDG_STATE_HOME/vesc-rescue/backup-<uid>-<time>.bin, directories made 0700. */
 vr_err backup_default_path(const uint8_t uid[12], char *out, size_t cap, struct vr_error *err);
 

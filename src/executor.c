@@ -53,6 +53,13 @@ static void fill_plan_options(struct executor *x)
 	snprintf(p->hw_name, sizeof p->hw_name, "%s", o->hw_name ? o->hw_name : "");
 	snprintf(p->backup_path, sizeof p->backup_path, "%s",
 		 x->backup.path[0] ? x->backup.path : (o->backup_path ? o->backup_path : ""));
+	/* Before the backup exists, say where it will go as far as we know:
+	 * the directory, and the chip's UID once a survey read it. */
+	char dir[200];
+	struct vr_error ignored;
+	if (!p->backup_path[0] && !backup_dir(dir, sizeof dir, &ignored))
+		snprintf(p->backup_path, sizeof p->backup_path, "%s/backup-%s-<time>.bin", dir,
+			 x->uid_hex[0] ? x->uid_hex : "<chip UID>");
 	if (x->have_bootloader)
 		plan_image_from(&x->bootloader, &p->bootloader);
 	if (x->have_firmware) {
@@ -213,6 +220,7 @@ void executor_observed(struct executor *x, const struct observations *obs, const
 		if (obs->serial[i].status == SERIAL_VESC)
 			hw = obs->serial[i].fw.hw_name;
 	choose_from_tree(x, hw, hooks);
+	fill_plan_options(x);
 }
 
 /* ---- progress ------------------------------------------------------------ */
