@@ -75,8 +75,25 @@ static bool ask_tty(const char *question)
 	return answer[0] == 'y' || answer[0] == 'Y';
 }
 
+/* A question of fact: only a person answers it, never --yes. */
+static void answer_question(struct line_ui *ui, const struct engine_view *v)
+{
+	fprintf(stderr, "\n== %s\n%s\n", v->confirm.title, v->confirm.body);
+	if (!ui->interactive) {
+		fprintf(stderr, "no terminal to ask: the answer stays unknown (--yes answers permissions, "
+			"not questions of fact)\n");
+		engine_answer_unknown(ui->engine);
+		return;
+	}
+	engine_answer(ui->engine, ask_tty("Your answer?"));
+}
+
 static void answer_confirm(struct line_ui *ui, const struct engine_view *v)
 {
+	if (v->confirm.question) {
+		answer_question(ui, v);
+		return;
+	}
 	bool allowed_by_flags = ui->opts->yes && (!v->confirm.needs_unprotect || ui->opts->allow_unprotect);
 	bool yes = false;
 	fprintf(stderr, "\n== %s\n%s\n", v->confirm.title, v->confirm.body);

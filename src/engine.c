@@ -18,7 +18,7 @@
  * than the worker takes them, and anything beyond is dropped. */
 #define REQUEST_RING 8
 
-enum answer_state { ANSWER_NONE = 0, ANSWER_YES, ANSWER_NO };
+enum answer_state { ANSWER_NONE = 0, ANSWER_YES, ANSWER_NO, ANSWER_UNKNOWN };
 
 struct engine {
 	pthread_t worker;
@@ -81,7 +81,7 @@ static void hook_progress(void *ctx, const struct engine_progress *p)
 
 /* Blocks the worker until the front end answers; the phase tells the front
  * end what is being asked. */
-static bool wait_for_answer(struct engine *e, enum engine_phase asking, unsigned timeout_ms)
+static enum answer_state wait_for_answer(struct engine *e, enum engine_phase asking, unsigned timeout_ms)
 {
 	pthread_mutex_lock(&e->lock);
 	enum engine_phase before = e->view.phase;
@@ -102,12 +102,12 @@ static bool wait_for_answer(struct engine *e, enum engine_phase asking, unsigned
 		else if (pthread_cond_timedwait(&e->wake, &e->lock, &deadline) == ETIMEDOUT)
 			break;
 	}
-	bool yes = e->answer == ANSWER_YES;
+	enum answer_state got = e->answer == ANSWER_NONE ? ANSWER_NO : e->answer;
 	e->answer = ANSWER_NONE;
 	e->view.phase = before;
 	notify_locked(e);
 	pthread_mutex_unlock(&e->lock);
-	return yes;
+	return got;
 }
 
 static bool hook_confirm(void *ctx, const struct engine_confirm *question)
@@ -116,7 +116,20 @@ static bool hook_confirm(void *ctx, const struct engine_confirm *question)
 	pthread_mutex_lock(&e->lock);
 	e->view.confirm = *question;
 	pthread_mutex_unlock(&e->lock);
-	return wait_for_answer(e, ENGINE_CONFIRM, 0);
+	return wait_for_answer(e, ENGINE_CONFIRM, 0) == ANSWER_YES;
+}
+
+static enum hook_answer hook_ask(void *ctx, const struct engine_confirm *question)
+{
+	struct engine *e = ctx;
+	pthread_mutex_lock(&e->lock);
+	e->view.confirm = *question;
+	pthread_mutex_unlock(&e->lock);
+	switch (wait_for_answer(e, ENGINE_CONFIRM, 0)) {
+	case ANSWER_YES: return HOOK_YES;
+	case ANSWER_UNKNOWN: return HOOK_UNKNOWN;
+	default: return HOOK_NO;
+	}
 }
 
 static bool hook_ask_person(void *ctx, const char *instruction, unsigned timeout_ms)
@@ -125,7 +138,7 @@ static bool hook_ask_person(void *ctx, const char *instruction, unsigned timeout
 	pthread_mutex_lock(&e->lock);
 	snprintf(e->view.person_prompt, sizeof e->view.person_prompt, "%s", instruction);
 	pthread_mutex_unlock(&e->lock);
-	return wait_for_answer(e, ENGINE_PERSON, timeout_ms);
+	return wait_for_answer(e, ENGINE_PERSON, timeout_ms) == ANSWER_YES;
 }
 
 static void make_hooks(struct engine *e, struct run_hooks *h)
@@ -135,6 +148,7 @@ static void make_hooks(struct engine *e, struct run_hooks *h)
 	h->log = hook_log;
 	h->progress = hook_progress;
 	h->confirm = hook_confirm;
+	h->ask = hook_ask;
 	h->ask_person = hook_ask_person;
 	h->cancel = &e->cancel;
 }
@@ -330,16 +344,17 @@ bool engine_request(struct engine *e, enum engine_request req, char *why, size_t
 	return ok;
 }
 
-static void answer(struct engine *e, bool yes)
+static void answer(struct engine *e, enum answer_state a)
 {
 	pthread_mutex_lock(&e->lock);
-	e->answer = yes ? ANSWER_YES : ANSWER_NO;
+	e->answer = a;
 	pthread_cond_broadcast(&e->wake);
 	pthread_mutex_unlock(&e->lock);
 }
 
-void engine_answer(struct engine *e, bool yes) { answer(e, yes); }
-void engine_person_done(struct engine *e, bool done) { answer(e, done); }
+void engine_answer(struct engine *e, bool yes) { answer(e, yes ? ANSWER_YES : ANSWER_NO); }
+void engine_answer_unknown(struct engine *e) { answer(e, ANSWER_UNKNOWN); }
+void engine_person_done(struct engine *e, bool done) { answer(e, done ? ANSWER_YES : ANSWER_NO); }
 
 void engine_view(struct engine *e, struct engine_view *out)
 {

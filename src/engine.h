@@ -88,8 +88,10 @@ void engine_free(struct engine *e);
 
 /* Returns false when the request is refused right now (and why, in why). */
 bool engine_request(struct engine *e, enum engine_request req, char *why, size_t why_len);
-/* Answers the pending confirmation (ENGINE_CONFIRM). */
+/* Answers the pending confirmation or question (ENGINE_CONFIRM). */
 void engine_answer(struct engine *e, bool yes);
+/* A question of fact nobody here can answer (no terminal). */
+void engine_answer_unknown(struct engine *e);
 /* The person did what person_prompt asked (ENGINE_PERSON), or gave up. */
 void engine_person_done(struct engine *e, bool done);
 

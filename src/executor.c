@@ -597,8 +597,12 @@ static vr_err do_ask_bootloader(struct executor *x, const struct run_hooks *hook
 		 "version? That is what a missing bootloader looks like (the update is staged, the jump to "
 		 "the bootloader fails, the old firmware boots again).\n\n"
 		 "Yes: install the bootloader over USB now (no soldering).\nNo: the bootloader works; nothing to do.");
-	bool yes = hooks_confirm(hooks, &q);
-	x->history.bootloader_answer = yes ? BL_ANSWER_MISSING : BL_ANSWER_WORKS;
+	q.question = true;
+	switch (hooks_ask(hooks, &q)) {
+	case HOOK_YES: x->history.bootloader_answer = BL_ANSWER_MISSING; break;
+	case HOOK_NO: x->history.bootloader_answer = BL_ANSWER_WORKS; break;
+	default: x->history.bootloader_answer = BL_ANSWER_UNKNOWN; break;
+	}
 	struct journal_event ev = {.kind = JEV_ANSWER, .answer = x->history.bootloader_answer};
 	snprintf(ev.uid, sizeof ev.uid, "%s", x->uid_hex);
 	journal_write(x, &ev, false, hooks);

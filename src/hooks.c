@@ -35,3 +35,8 @@ bool hooks_cancelled(const struct run_hooks *h)
 {
 	return h && h->cancel && *h->cancel;
 }
+
+enum hook_answer hooks_ask(const struct run_hooks *h, const struct engine_confirm *question)
+{
+	return h && h->ask ? h->ask(h->ctx, question) : HOOK_UNKNOWN;
+}

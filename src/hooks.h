@@ -24,7 +24,11 @@ struct engine_confirm {
 	char title[64];              /* "Erase the whole chip?" */
 	char body[900];              /* what will be erased, what is lost, where the backup is */
 	bool needs_unprotect;        /* RDP regression / WRP clear */
+	bool question;               /* a question of fact: --yes never answers it */
 };
+
+/* The answer to a question of fact (not a permission). */
+enum hook_answer { HOOK_NO = 0, HOOK_YES, HOOK_UNKNOWN };
 
 struct run_hooks {
 	void *ctx;
@@ -36,6 +40,9 @@ struct run_hooks {
 	bool (*ask_person)(void *ctx, const char *instruction, unsigned timeout_ms);
 	/* Blocks until yes (true) or no (false). NULL: refuse. */
 	bool (*confirm)(void *ctx, const struct engine_confirm *question);
+	/* A question of fact; HOOK_UNKNOWN when nobody can answer it. NULL:
+	 * nobody to ask. */
+	enum hook_answer (*ask)(void *ctx, const struct engine_confirm *question);
 	/* Set from a signal handler or the front end; honoured at safe points. */
 	const volatile sig_atomic_t *cancel;
 };
@@ -45,6 +52,7 @@ void hooks_log(const struct run_hooks *h, const char *fmt, ...) __attribute__((f
 void hooks_progress(const struct run_hooks *h, const struct engine_progress *p);
 bool hooks_ask_person(const struct run_hooks *h, const char *instruction, unsigned timeout_ms);
 bool hooks_confirm(const struct run_hooks *h, const struct engine_confirm *question);
+enum hook_answer hooks_ask(const struct run_hooks *h, const struct engine_confirm *question);
 bool hooks_cancelled(const struct run_hooks *h);
 
 #endif

@@ -46,8 +46,12 @@ static void confirm_draw(const struct ui *ui)
 	snprintf(body, sizeof body, "%s%s", c->body,
 		 c->needs_unprotect ? "\n\nThis also removes a protection of the chip (read or write protection)."
 				    : "");
-	text_dialog(ui, UIC_DIALOG_DANGER, c->title[0] ? c->title : "Confirm", body,
-		    "y = yes, do it          n / Enter / Esc = no (the default)");
+	if (c->question)  /* a question of fact, not a permission */
+		text_dialog(ui, UIC_DIALOG, c->title[0] ? c->title : "Question", body,
+			    "y = yes                 n / Enter / Esc = no");
+	else
+		text_dialog(ui, UIC_DIALOG_DANGER, c->title[0] ? c->title : "Confirm", body,
+			    "y = yes, do it          n / Enter / Esc = no (the default)");
 }
 
 static unsigned confirm_key(struct ui *ui, int key)
