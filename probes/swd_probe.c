@@ -84,7 +84,7 @@ static bool dp_answers(struct ladder *l, struct swd_rung *r, struct vr_error *er
 {
 	const struct swd_probe_ops *ops = l->probe->ops;
 	if (ops->enter_swd(l->probe->ctx, err) != VR_OK) {
-		saw(r, "no DPIDR answer (ENTER SWD failed: %.80s)", err->msg);
+		saw(r, "no DPIDR answer (ENTER SWD failed: %s)", err->msg);
 		return false;
 	}
 	if (!ops->read_dpidr)
@@ -238,7 +238,8 @@ static bool connect_while_held(struct ladder *l, struct swd_rung *r, struct vr_e
 static bool try_manual(struct ladder *l, struct swd_rung *r, struct vr_error *err)
 {
 	if (!l->opts->manual_reset) {
-		saw(r, "skipped: nobody to ask for a manual reset");
+		saw(r, "skipped: needs a person at the bench to short NRST (pin 7) to GND on cue: "
+		       "run vesc-rescue recover on a terminal, or the dashboard");
 		return false;
 	}
 	if (!manual_cue(l, SWD_CUE_HOLD_NRST,

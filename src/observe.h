@@ -93,7 +93,7 @@ struct swd_rung {
 	enum attach_result rung;   /* which rung this was */
 	bool ok;
 	uint32_t dpidr;            /* 0 if none read */
-	char saw[200];             /* what it saw, in words */
+	char saw[320];             /* what it saw, in words */
 };
 
 enum sector_state {
@@ -181,7 +181,7 @@ struct swd_obs {
 	struct app_obs app;
 	struct bootloader_obs bootloader;
 	struct staging_obs staging;
-	char advice[400];          /* wiring / power explanation when attach failed */
+	char advice[512];          /* wiring / power explanation when attach failed */
 };
 
 struct observations {
@@ -205,8 +205,8 @@ struct verdict {
 	enum bl_verdict bootloader;
 	enum bl_kind bl_kind;
 	int answering_serial;      /* index into serial[], -1 none */
-	char summary[300];
-	char next[300];
+	char summary[512];
+	char next[400];
 	int exit_status;
 };
 

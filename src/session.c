@@ -287,7 +287,9 @@ vr_err session_probe_swd(struct session *s, const struct run_hooks *hooks, struc
 	swd->probe_found = true;
 	struct swd_attach_opts aopts;
 	swd_attach_opts_defaults(&aopts);
-	aopts.manual_reset = manual_reset_cue;
+	/* The manual rung needs someone to short NRST: without a way to ask,
+	 * it is skipped and says so. */
+	aopts.manual_reset = hooks && hooks->ask_person ? manual_reset_cue : NULL;
 	aopts.manual_ctx = s;
 	aopts.clock = s->bench ? &s->clock : NULL;
 	s->hooks = hooks;

@@ -286,11 +286,13 @@ static void describe_link(const struct observations *obs, struct verdict *v)
 
 /* ---- the SWD side ------------------------------------------------------- */
 
+/* A rung that was skipped (nobody to ask for the manual reset) was not
+ * tried: its record says "skipped". */
 static bool ladder_tried(const struct swd_obs *swd, enum attach_result rung)
 {
 	unsigned n = swd->n_rungs < OBS_MAX_RUNGS ? swd->n_rungs : OBS_MAX_RUNGS;
 	for (unsigned i = 0; i < n; i++)
-		if (swd->ladder[i].rung == rung)
+		if (swd->ladder[i].rung == rung && strncmp(swd->ladder[i].saw, "skipped", 7) != 0)
 			return true;
 	return false;
 }
@@ -358,6 +360,12 @@ static void no_target(const struct swd_obs *swd, struct verdict *v)
 		       "included: no power, wiring, RDP2 or a dead MCU, indistinguishable from here.");
 		put(v->next, sizeof v->next, "Check the VESC is powered from its battery (a clone "
 		    "ST-Link reads about 3.2 V by itself), then the wiring: %s.", WIRING_ADVICE);
+	} else if (swd->n_rungs > 0 && ladder_tried(swd, ATTACH_UNDER_RESET)) {
+		append(v->summary, sizeof v->summary, " No SWD answer, not even under reset; the last "
+		       "rung, a manual NRST reset, needs a person.");
+		put(v->next, sizeof v->next, "Check the wiring (%s). Then run vesc-rescue recover on a "
+		    "terminal (or the dashboard): it asks you to short NRST (pin 7 of the STM32F405) to "
+		    "GND and release it on cue.", WIRING_ADVICE);
 	} else if (swd->n_rungs > 0) {
 		unsigned last = (swd->n_rungs < OBS_MAX_RUNGS ? swd->n_rungs : OBS_MAX_RUNGS) - 1;
 		append(v->summary, sizeof v->summary, " The ST-Link finds no SWD target (%s attach "
