@@ -173,6 +173,16 @@ static void fail_port(struct run_port *p, const struct vr_error *e)
 
 /* The reply window closes wait_ms after from_ms (plus the bytes' wire
  * time on a real UART). */
+/* The flush retry's window: the whole probe stays inside twice the timeout
+ * (0.5 s by default, CONTRACTS.md §6) with room for the loop's own time,
+ * so "inside" holds on a busy machine too. */
+#define RETRY_MARGIN_MS 25u
+
+static unsigned retry_window_ms(unsigned timeout_ms)
+{
+	return timeout_ms > 2 * RETRY_MARGIN_MS ? timeout_ms - RETRY_MARGIN_MS : timeout_ms;
+}
+
 static void queue_request(struct run_port *p, size_t flush_len, long long from_ms,
 			  unsigned wait_ms)
 {
@@ -416,6 +426,7 @@ static void describe_scan(struct run_port *p)
 		return;
 	}
 	o->status = SERIAL_NOISE;
+	o->baud = p->noisy_rates[0];  /* where the bytes came: the first noisy rate */
 	char rates[96] = "";
 	size_t used = 0;
 	for (unsigned i = 0; i < p->n_noisy && used < sizeof rates; i++)
@@ -496,7 +507,7 @@ static void on_deadline(struct run_port *p, unsigned timeout_ms)
 		p->flushed = true;
 		/* From the window that just closed, not from now: however late
 		 * the loop woke, a silent port costs two windows in all. */
-		queue_request(p, VESC_FLUSH_LEN, p->deadline, timeout_ms);
+		queue_request(p, VESC_FLUSH_LEN, p->deadline, retry_window_ms(timeout_ms));
 		return;
 	}
 	add_stats(p);

@@ -172,6 +172,15 @@ static void describe_answer(const struct observations *obs, int idx, struct verd
 		put(v->next, sizeof v->next, "Nothing to fix over USB; %s.", BL_PROOF);
 		break;
 	}
+	/* The firmware runs but only the UART shows it: USB itself is the
+	 * problem a person came with. */
+	if (s->is_uart && !find_usb(obs, USB_KIND_VESC_CDC)) {
+		append(v->summary, sizeof v->summary, " USB does not enumerate (no 0483:5740): only the "
+		       "UART link works%s.", s->baud && s->baud != 115200 ? ", at a non-default rate" : "");
+		if (v->bootloader != BL_ABSENT)
+			put(v->next, sizeof v->next, "The firmware runs: check that the USB cable carries data "
+			    "(many carry only power), another USB port, and the VESC's USB connector.");
+	}
 }
 
 /* Permission problems: exit 5, with the exact fix. */
@@ -246,13 +255,15 @@ static void describe_link(const struct observations *obs, struct verdict *v)
 		    "and GND to GND.");
 	} else if ((s = find_serial(obs, SERIAL_NOISE, true))) {
 		if (s->baud)
-			put(v->summary, sizeof v->summary, "Bytes arrive on %s at %u baud but no valid "
-			    "VESC frame: the baud rate is wrong.", s->port, s->baud);
+			put(v->summary, sizeof v->summary, "Bytes arrive on %s (UART, first at %u baud) but "
+			    "no valid VESC frame at any rate tried: the baud rate is wrong or the ground "
+			    "is missing.", s->port, s->baud);
 		else
 			put(v->summary, sizeof v->summary, "Bytes arrive on %s (UART) but no valid "
-			    "VESC frame: the baud rate is wrong.", s->port);
-		put(v->next, sizeof v->next, "Retry with --baud auto (the VESC default is 115200); "
-		    "the firmware seems to run, so USB should answer too.");
+			    "VESC frame: the baud rate is wrong or the ground is missing.", s->port);
+		put(v->next, sizeof v->next, "Connect GND between the adapter and the VESC; if the "
+		    "VESC's UART rate is not one of 9600-921600, give it with --baud N (App Settings, "
+		    "UART). Something runs on the VESC: USB should answer too.");
 	} else if (cdc && !find_serial(obs, SERIAL_OTHER, false)) {
 		put(v->summary, sizeof v->summary, "A VESC USB device (0483:5740%s%s) enumerates but its "
 		    "firmware is silent.", cdc->tty[0] ? ", " : "", cdc->tty);

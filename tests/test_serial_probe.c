@@ -405,7 +405,8 @@ static void every_behaviour_at_once(void **state)
 	assert_int_equal(obs->serial[6].err, VR_ERR_GONE);
 	assert_true(strlen(obs->serial[6].error) > 0);
 	assert_true(obs->serial[9].reply_ms < 250);
-	assert_true(took >= 490 && took < 750);
+	/* two windows (the second 25 ms shorter, to stay inside 0.5 s) */
+	assert_true(took >= 465 && took < 750);
 	free(obs);
 	for (unsigned i = 0; i < N; i++)
 		peer_stop(peers[i]);
