@@ -31,16 +31,16 @@ cat >"$tmp/run.sh" <<EOT
 XDG_STATE_HOME="$tmp/state" exec "$VR_BIN" --sim corrupt-app,time-scale=1 \
 	--bootloader "$tmp/bl.bin" --firmware "$tmp/fw.bin"
 EOT
-tm new-session -d -s bench -x 80 -y 24 "sh $tmp/run.sh" || { echo "tmux could not start"; exit 0; }
+tm new-session -d -s bench -x 80 -y 24 "sh $tmp/run.sh" || { echo "  no figures: tmux could not start"; exit 1; }
 pid=$(tm list-panes -t bench -F '#{pane_pid}')
-wait_for "Enter step" || exit 0
-tm send-keys -t bench r
-wait_for "Erase the whole flash" 30 || exit 0
-wait_for "a run on" 10 || exit 0   # the footer of an idle engine
+missing() { echo "  no figures: $1"; exit 1; }
+# The dashboard probes by itself at start; wait for that plan, idle.
+wait_for "Erase the whole flash" 30 || missing "the plan never appeared"
+wait_for "a run on" 10 || missing "the engine never became idle"
 tm send-keys -t bench a
-wait_for "Erase the whole flash?" 30 || exit 0
+wait_for "Erase the whole flash?" 30 || missing "the erase confirmation never came"
 tm send-keys -t bench y
-wait_for "typical 8.0 s" 10 || exit 0
+wait_for "typical 8.0 s" 10 || missing "the mass erase never started"
 
 # During the erase: open and close the wiring guide, timing each answer.
 lat=""
