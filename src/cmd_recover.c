@@ -189,26 +189,25 @@ static void print_plan(const struct engine_view *v, FILE *out)
 	};
 	double total = 0;
 	fprintf(out, "Plan (modeled times: typical, ST-LINK/V2 and STM32F405 datasheet figures):\n");
+	fprintf(out, "     %-30s %-12s %-26s %8s\n", "step", "sectors", "bytes", "time");
 	for (unsigned i = 0; i < v->n_plan; i++) {
 		char t[16];
 		plan_time_text(v->plan[i].modeled_s, t, sizeof t);
-		char what[48];
-		if (v->plan[i].sectors[0])
-			snprintf(what, sizeof what, "sectors %s", v->plan[i].sectors);
-		else if (v->plan[i].bytes && v->plan[i].address)
-			snprintf(what, sizeof what, "%u bytes at 0x%08X", v->plan[i].bytes, v->plan[i].address);
-		else if (v->plan[i].bytes)
-			snprintf(what, sizeof what, "%u bytes", v->plan[i].bytes);
-		else
-			what[0] = '\0';
-		fprintf(out, "  %s%-32s %-30s %8s\n", marks[v->plan[i].state], v->plan[i].title, what, t);
+		const struct engine_plan_row *row = &v->plan[i];
+		char bytes[40] = "";
+		if (row->bytes && row->address)
+			snprintf(bytes, sizeof bytes, "%u bytes at 0x%08X", row->bytes, row->address);
+		else if (row->bytes)
+			snprintf(bytes, sizeof bytes, "%u bytes", row->bytes);
+		fprintf(out, "  %s%-30s %-12s %-26s %8s\n", marks[row->state], row->title,
+			row->sectors[0] ? row->sectors : "-", bytes, t);
 		if (v->plan[i].state != ROW_DONE && v->plan[i].state != ROW_SKIPPED)
 			total += v->plan[i].modeled_s;
 	}
 	char t[16];
 	plan_time_text(total, t, sizeof t);
 	if (total > 0)
-		fprintf(out, "  %-66s %8s\n", "total (erases can take up to twice as long)", t);
+		fprintf(out, "  %-73s %8s\n", "total (erases can take up to twice as long)", t);
 	fprintf(out, "%s\n", v->reason);
 }
 

@@ -197,9 +197,30 @@ static void sector_list(uint16_t mask, char *out, size_t cap)
 	}
 }
 
+/* The sectors a step touches: its own list, the whole chip for a mass
+ * erase, else the ones its address range covers. */
+static uint16_t sectors_of(const struct plan_step *step)
+{
+	static const uint32_t base[13] = {0x08000000, 0x08004000, 0x08008000, 0x0800C000, 0x08010000,
+					  0x08020000, 0x08040000, 0x08060000, 0x08080000, 0x080A0000,
+					  0x080C0000, 0x080E0000, 0x08100000};
+	if (step->sectors)
+		return step->sectors;
+	if (step->kind == STEP_MASS_ERASE || step->kind == STEP_RDP_REGRESS)
+		return 0x0FFF;
+	if (!step->address || !step->bytes)
+		return 0;
+	uint16_t mask = 0;
+	uint32_t end = step->address + step->bytes;
+	for (unsigned i = 0; i < 12; i++)
+		if (step->address < base[i + 1] && end > base[i])
+			mask |= (uint16_t)(1u << i);
+	return mask;
+}
+
 static void row_detail(const struct plan_step *step, const char *sectors, char *out, size_t cap)
 {
-	if (step->kind == STEP_SECTOR_ERASE || step->kind == STEP_WRP_CLEAR)
+	if ((step->kind == STEP_SECTOR_ERASE || step->kind == STEP_WRP_CLEAR) && sectors[0])
 		snprintf(out, cap, "sectors %s", sectors);
 	else if (step->bytes >= 1024 * 1024)
 		snprintf(out, cap, "%.0f MiB", step->bytes / 1048576.0);
@@ -226,8 +247,7 @@ static void plan_rows(const struct plan *plan, struct engine_view *view)
 		row->bytes = e->step.bytes;
 		row->address = e->step.address;
 		char sectors[sizeof row->sectors] = "";
-		if (e->step.kind == STEP_SECTOR_ERASE || e->step.kind == STEP_WRP_CLEAR)
-			sector_list(e->step.sectors, sectors, sizeof sectors);
+		sector_list(sectors_of(&e->step), sectors, sizeof sectors);
 		memcpy(row->sectors, sectors, sizeof sectors);
 		row_detail(&e->step, sectors, row->detail, sizeof row->detail);
 		row->modeled_s = plan_step_modeled_s(&e->step);

@@ -186,17 +186,21 @@ static void journal_write(struct executor *x, const struct journal_event *ev, bo
 
 static void open_journal(struct executor *x, const struct swd_obs *swd, const struct run_hooks *hooks)
 {
-	if (x->journal_open || !swd->target_found)
+	/* Once per chip: the UID is set when its journal was looked at. */
+	if (x->uid_hex[0] || !swd->target_found)
 		return;
 	journal_uid_hex(swd->uid, x->uid_hex);
 	char path[512];
 	struct vr_error err;
+	/* A dry run reads what an earlier run left (to show the resumed plan)
+	 * but writes nothing. */
+	bool dry_run = session_options(x->session)->dry_run;
 	if (journal_default_path(getenv("XDG_STATE_HOME"), getenv("HOME"), x->uid_hex, path, sizeof path, &err) ||
-	    journal_make_dirs(path, &err) || journal_open(&x->journal, path, &err)) {
+	    (!dry_run && (journal_make_dirs(path, &err) || journal_open(&x->journal, path, &err)))) {
 		hooks_log(hooks, "journal: %s (the run goes on without one)", err.msg);
 		return;
 	}
-	x->journal_open = true;
+	x->journal_open = !dry_run;
 	struct journal_read_info info;
 	struct plan_history earlier;
 	memset(&earlier, 0, sizeof earlier);
