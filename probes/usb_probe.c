@@ -272,7 +272,8 @@ static void access_problem(struct usb_obs *u, int rc)
 		u->access = VR_ERR_ACCESS;
 		snprintf(u->error, sizeof u->error,
 			 "no permission to open %04x:%04x (LIBUSB_ERROR_ACCESS): install the udev "
-			 "rules (vesc-rescue --udev-rules prints them and how), then replug",
+			 "rules (vesc-rescue --udev-rules prints them and how), replug, and join "
+			 "plugdev (sudo usermod -aG plugdev $USER, then log in again)",
 			 u->vid, u->pid);
 	} else if (rc == LIBUSB_ERROR_NO_DEVICE) {
 		u->access = VR_ERR_GONE;

@@ -17,7 +17,8 @@
 
 #define UDEV_FIX "install the udev rules: vesc-rescue --udev-rules | sudo tee " \
 	"/etc/udev/rules.d/70-vesc-rescue.rules && sudo udevadm control --reload-rules && " \
-	"sudo udevadm trigger, then replug"
+	"sudo udevadm trigger, then replug; over SSH also join plugdev: sudo usermod -aG " \
+	"plugdev $USER (and log in again)"
 #define DIALOUT_FIX "add yourself to the dialout group: sudo usermod -aG dialout $USER, " \
 	"then log out and in again"
 #define BL_PROOF "the bootloader cannot be seen over USB: an SWD survey proves it, or if " \
