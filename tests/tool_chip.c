@@ -2,6 +2,8 @@
  *   tool_chip init SCENARIO STATE     the scenario's chip, saved as STATE
  *   tool_chip dump STATE OUT          STATE's 1 MiB flash, raw, into OUT
  *   tool_chip optcr STATE             STATE's option word, as 0x%08X
+ *   tool_chip fill STATE OFFSET LEN   a pattern (a stand-in for a motor
+ *                                     configuration) into STATE's flash
  *   tool_chip expect OUT FW BL        the flash a recovery must leave: all
  *                                     0xFF, FW at 0x08000000, BL at
  *                                     0x080E0000, crcinfo as the first boot
@@ -67,6 +69,25 @@ static int cmd_dump(const char *state, const char *out)
 	/* The backdoor: the silicon's bytes, whatever the protection says. */
 	int rc = write_file(out, f4_model_flash(chip.model), FLASH_SIZE);
 	chip.state_path[0] = '\0';  /* looking must not rewrite the state */
+	facade_chip_close(&chip);
+	return rc;
+}
+
+/* What a configuration looks like to the tool: bytes that are neither the
+ * image's 0x00 nor erased 0xFF. */
+static int cmd_fill(const char *state, const char *offset_text, const char *len_text)
+{
+	unsigned long offset = strtoul(offset_text, NULL, 0), len = strtoul(len_text, NULL, 0);
+	if (offset > FLASH_SIZE || len > FLASH_SIZE - offset)
+		return fail("fill: range outside the flash", NULL);
+	struct facade_chip chip;
+	struct vr_error err;
+	if (open_chip("healthy", state, &chip))
+		return 1;
+	uint8_t *flash = f4_model_flash(chip.model);
+	for (unsigned long i = 0; i < len; i++)
+		flash[offset + i] = (uint8_t)(0x5A ^ (i * 7));
+	int rc = facade_chip_save(&chip, true, &err) ? fail(state, &err) : 0;
 	facade_chip_close(&chip);
 	return rc;
 }
@@ -149,9 +170,11 @@ int main(int argc, char **argv)
 		return cmd_dump(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "optcr") == 0)
 		return cmd_optcr(argv[2]);
+	if (argc == 5 && strcmp(argv[1], "fill") == 0)
+		return cmd_fill(argv[2], argv[3], argv[4]);
 	if (argc == 5 && strcmp(argv[1], "expect") == 0)
 		return cmd_expect(argv[2], argv[3], argv[4]);
 	fprintf(stderr, "usage: tool_chip init SCENARIO STATE | dump STATE OUT | optcr STATE | "
-		"expect OUT FW|- BL|-\n");
+		"fill STATE OFFSET LEN | expect OUT FW|- BL|-\n");
 	return 2;
 }
