@@ -142,7 +142,7 @@ static vr_err open_new(const char *path, int *fd, struct vr_error *err)
 	int e = errno;
 	if (e == EEXIST)
 		return vr_fail(err, VR_ERR_USAGE, "%s already exists: a backup is never overwritten; "
-			       "choose another --backup FILE", path);
+			       "give a new file name", path);
 	return vr_fail(err, e == EACCES || e == EPERM ? VR_ERR_ACCESS : VR_ERR_IO,
 		       "cannot create the backup %s: %s", path, strerror(e));
 }
@@ -278,6 +278,18 @@ static vr_err read_back_and_compare(const struct backup *b, const char *path, st
 	free(copy);
 	close(fd);
 	return rc;
+}
+
+vr_err backup_check_new(const char *path, struct vr_error *err)
+{
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return VR_OK;
+	if (S_ISLNK(st.st_mode))
+		return vr_fail(err, VR_ERR_USAGE, "%s is a symbolic link: refused (a backup is written only "
+			       "as a new file, never through a link)", path);
+	return vr_fail(err, VR_ERR_USAGE, "%s already exists: a backup is never overwritten; give a "
+		       "new file name", path);
 }
 
 vr_err backup_save(struct backup *b, const char *path, const struct swd_obs *survey, struct vr_error *err)

@@ -47,6 +47,10 @@ vr_err backup_default_path(const uint8_t uid[12], char *out, size_t cap, struct 
 vr_err backup_read_chip(struct backup *b, struct stm32f4 *t, const struct swd_obs *survey,
 			const struct run_hooks *hooks, struct vr_error *err);
 
+/* Before any reading: a backup path given by the person must not exist
+ * (nor its manifest's). VR_ERR_USAGE naming it. */
+vr_err backup_check_new(const char *path, struct vr_error *err);
+
 /* Writes FILE and FILE.json as new files, syncs, reads FILE back and
  * compares. Stops (VR_ERR_IO / VR_ERR_ACCESS) on a full disk or an
  * unwritable directory, leaving no half file behind. */

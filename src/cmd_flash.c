@@ -185,6 +185,8 @@ static vr_err take_backup(struct flash_cmd *c, const char *path, struct backup *
 		return vr_fail(err, VR_ERR_PROTECTED, "the flash is read-protected (RDP level %d): nothing can "
 			       "be saved, and nothing is erased by this command", c->obs->swd.rdp);
 	char def[512];
+	if (path && backup_check_new(path, err))
+		return err->code;
 	if (!path) {
 		vr_err rc = backup_default_path(c->obs->swd.uid, def, sizeof def, err);
 		if (rc)
@@ -208,6 +210,9 @@ int cmd_backup(const struct cli_options *opts)
 	vr_error_clear(&err);
 	struct backup b;
 	backup_init(&b);
+	/* Refuse an existing file before reading a megabyte over SWD. */
+	if (backup_check_new(opts->file, &err))
+		return cmd_fail(opts, &err);
 	vr_err rc = attach(&c, &err);
 	if (!rc)
 		rc = take_backup(&c, opts->file, &b, &err);

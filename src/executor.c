@@ -78,8 +78,8 @@ vr_err executor_init(struct executor *x, struct session *s, struct vr_error *err
 	image_init(&x->firmware);
 	backup_init(&x->backup);
 	const struct cli_options *o = session_options(s);
-	vr_err rc = VR_OK;
-	if (o->bootloader_file) {
+	vr_err rc = o->backup_path ? backup_check_new(o->backup_path, err) : VR_OK;
+	if (!rc && o->bootloader_file) {
 		rc = load_image(o->bootloader_file, VESC_ROLE_BOOTLOADER, &x->bootloader, err);
 		x->have_bootloader = rc == VR_OK;
 	}
