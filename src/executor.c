@@ -184,12 +184,25 @@ static void journal_write(struct executor *x, const struct journal_event *ev, bo
 		hooks_log(hooks, "journal: %s", err.msg);
 }
 
-static void open_journal(struct executor *x, const struct swd_obs *swd, const struct run_hooks *hooks)
+/* The chip's 96-bit UID: from the SWD survey, or from the firmware's
+ * FW_VERSION reply, whose UUID is the same UID (vesc reference §3). */
+static const uint8_t *chip_uid(const struct observations *obs)
+{
+	if (obs->swd.target_found)
+		return obs->swd.uid;
+	for (unsigned i = 0; i < obs->n_serial; i++)
+		if (obs->serial[i].status == SERIAL_VESC && obs->serial[i].fw.has_uuid)
+			return obs->serial[i].fw.uuid;
+	return NULL;
+}
+
+static void open_journal(struct executor *x, const struct observations *obs, const struct run_hooks *hooks)
 {
 	/* Once per chip: the UID is set when its journal was looked at. */
-	if (x->uid_hex[0] || !swd->target_found)
+	const uint8_t *uid = chip_uid(obs);
+	if (x->uid_hex[0] || !uid)
 		return;
-	journal_uid_hex(swd->uid, x->uid_hex);
+	journal_uid_hex(uid, x->uid_hex);
 	char path[512];
 	struct vr_error err;
 	/* A dry run reads what an earlier run left (to show the resumed plan)
@@ -218,7 +231,7 @@ static void open_journal(struct executor *x, const struct swd_obs *swd, const st
 
 void executor_observed(struct executor *x, const struct observations *obs, const struct run_hooks *hooks)
 {
-	open_journal(x, &obs->swd, hooks);
+	open_journal(x, obs, hooks);
 	const char *hw = session_options(x->session)->hw_name;
 	for (unsigned i = 0; (!hw || !hw[0]) && i < obs->n_serial; i++)
 		if (obs->serial[i].status == SERIAL_VESC)

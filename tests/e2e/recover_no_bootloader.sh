@@ -44,5 +44,9 @@ pty_run 'Your answer\? \[y/N\]=>y' -- \
 expect_rc 0 "USB path"
 flash_is "$st" "$TD/expected.bin" "USB path"
 grep -q "bootloader was written over USB" "$TD/err" || fail "USB path: the outcome does not say the bootloader was written"
+journal_has '"event":"answer"' "USB path: the person's answer"
+journal_has '"step":"usb-erase-bootloader".*"result":"ok"' "USB path: erase"
+journal_has '"step":"usb-write-bootloader".*"result":"ok"' "USB path: write"
+journal_ended
 echo "ok: USB path"
 echo "recover no-bootloader: ok"
