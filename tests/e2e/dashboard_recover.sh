@@ -35,6 +35,13 @@ screen | grep -qF "SWDIO / DIO / SWD" || fail "clone labels"
 tm send-keys -t "$sess" Escape
 wait_for "+- Plan"
 
+# ?: help, with the keys; Esc back.
+tm send-keys -t "$sess" '?'
+wait_for "HELP: the vesc-rescue dashboard"
+screen | grep -qF "run on, stopping at every confirmation" || fail "help lacks the keys"
+tm send-keys -t "$sess" Escape
+wait_for "+- Plan"
+
 # i: choose the images; a path that does not exist is refused in place.
 tm send-keys -t "$sess" i
 wait_for "Choose images"
