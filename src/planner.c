@@ -14,6 +14,7 @@
  * step done before it in the same plan (RDP 1 regression excepted: nothing is
  * readable); no firmware bytes at or beyond sector 11; --keep-config never
  * erases sectors 1-2 nor programs the image inside 0x08004000-0x0800BFFF. */
+#include "text.h"
 #include "planner.h"
 
 #include <stdarg.h>
@@ -125,26 +126,6 @@ enum image_role image_role_from_name(const char *name)
 
 /* ---- small helpers ------------------------------------------------------ */
 
-__attribute__((format(printf, 3, 4)))
-static void put(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void append(char *buf, size_t cap, const char *fmt, ...)
-{
-	size_t used = strnlen(buf, cap);
-	if (used + 1 >= cap)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf + used, cap - used, fmt, ap);
-	va_end(ap);
-}
 
 static uint32_t sector_address(unsigned i)
 {
@@ -194,9 +175,9 @@ static void format_sectors(uint16_t mask, char *out, size_t cap)
 		while (j + 1 < F4_SECTORS && (mask & (1u << (j + 1))))
 			j++;
 		if (j > i)
-			append(out, cap, "%s%u-%u", out[0] ? ", " : "", i, j);
+			text_append(out, cap, "%s%u-%u", out[0] ? ", " : "", i, j);
 		else
-			append(out, cap, "%s%u", out[0] ? ", " : "", i);
+			text_append(out, cap, "%s%u", out[0] ? ", " : "", i);
 		i = j;
 	}
 }
@@ -372,7 +353,7 @@ static void finish(struct ctx *c, enum plan_outcome outcome, int exit_status, co
 static void note(struct ctx *c, const char *text)
 {
 	struct plan_decision *d = decision(c);
-	append(d->note, sizeof d->note, "%s%s", d->note[0] ? " " : "", text);
+	text_append(d->note, sizeof d->note, "%s%s", d->note[0] ? " " : "", text);
 }
 
 static struct plan_step *add_step(struct ctx *c, enum plan_step_kind kind, const char *title)
@@ -386,7 +367,7 @@ static struct plan_step *add_step(struct ctx *c, enum plan_step_kind kind, const
 	e->step.path = p->path;
 	e->step.expect_major = -1;
 	e->step.expect_minor = -1;
-	put(e->step.title, sizeof e->step.title, "%s", title);
+	text_put(e->step.title, sizeof e->step.title, "%s", title);
 	return &e->step;
 }
 
@@ -394,7 +375,7 @@ static void skip_last(struct ctx *c, const char *why)
 {
 	struct plan_entry *e = &c->plan->steps[c->plan->n - 1];
 	e->state = PSTATE_SKIPPED;
-	put(e->step.reason, sizeof e->step.reason, "%s", why);
+	text_put(e->step.reason, sizeof e->step.reason, "%s", why);
 }
 
 static const char *backup_where(const struct ctx *c)
@@ -418,7 +399,7 @@ static void hw_caveat(const struct ctx *c, const struct plan_image *img, char *o
 {
 	const char *hw = hw_of_vesc(c);
 	if (!img->hw_name[0] || !hw[0])
-		append(out, cap, " HW of this image unknown: make sure it is the image for your board "
+		text_append(out, cap, " HW of this image unknown: make sure it is the image for your board "
 		       "(a wrong-HW image can damage the hardware).");
 }
 
@@ -518,7 +499,7 @@ static void step_backup(struct ctx *c, uint16_t sectors)
 	s->bytes = sectors_bytes(sectors);
 	char list[64];
 	format_sectors(sectors, list, sizeof list);
-	put(s->reason, sizeof s->reason, "Read every non-blank sector (%s, %u bytes) into %s with a "
+	text_put(s->reason, sizeof s->reason, "Read every non-blank sector (%s, %u bytes) into %s with a "
 	    "manifest, and check it, before anything is erased.", list, (unsigned)s->bytes,
 	    backup_where(c));
 	if (sectors == 0)
@@ -535,9 +516,9 @@ static void step_wrp_clear(struct ctx *c, uint16_t sectors)
 	s->sectors = sectors;
 	s->needs_confirm = true;
 	s->needs_unprotect = true;
-	put(s->reason, sizeof s->reason, "Sectors %s are write protected (option bytes nWRP): erase "
+	text_put(s->reason, sizeof s->reason, "Sectors %s are write protected (option bytes nWRP): erase "
 	    "and write would fail with WRPERR.", list);
-	put(s->confirm, sizeof s->confirm, "Clear the write protection of sectors %s? This rewrites "
+	text_put(s->confirm, sizeof s->confirm, "Clear the write protection of sectors %s? This rewrites "
 	    "the option bytes; it erases nothing by itself.", list);
 }
 
@@ -560,7 +541,7 @@ static void step_write(struct ctx *c, enum plan_step_kind kind, bool skip_window
 		else if (img->size > F4_CONFIG_START - F4_FLASH_BASE)
 			s->bytes = F4_CONFIG_START - F4_FLASH_BASE;
 	}
-	put(s->reason, sizeof s->reason, "Program %s (%u bytes) at 0x%08X, erase disabled: words "
+	text_put(s->reason, sizeof s->reason, "Program %s (%u bytes) at 0x%08X, erase disabled: words "
 	    "that are 0xFF in the image are skipped%s.", img->name[0] ? img->name : "the image",
 	    (unsigned)img->size, (unsigned)s->address,
 	    s->skip_config_window ? "; the configuration window 0x08004000-0x0800BFFF is left alone" : "");
@@ -581,7 +562,7 @@ static void step_verify(struct ctx *c, bool bl, bool fw, bool skip_window)
 		if (skip_window)
 			s->sectors &= (uint16_t)~CONFIG_SECTORS;
 	}
-	put(s->reason, sizeof s->reason, "Compare the flash with the image%s (CRC per sector on the "
+	text_put(s->reason, sizeof s->reason, "Compare the flash with the image%s (CRC per sector on the "
 	    "target) so a bad write is caught before the reset.", bl && fw ? "s" : "");
 }
 
@@ -589,7 +570,7 @@ static void step_reset_and_wait(struct ctx *c)
 {
 	struct plan_step *s = add_step(c, STEP_RESET, "Reset and run");
 	if (s)
-		put(s->reason, sizeof s->reason, "Release the core so the firmware starts; on its first "
+		text_put(s->reason, sizeof s->reason, "Release the core so the firmware starts; on its first "
 		    "boot it stores its CRC and resets itself once.");
 	s = add_step(c, STEP_WAIT_VESC, "Wait for the VESC on USB");
 	if (!s)
@@ -604,11 +585,11 @@ static void step_reset_and_wait(struct ctx *c)
 		s->expect_minor = c->opts->firmware.minor;
 	}
 	if (s->expect_major >= 0)
-		put(s->reason, sizeof s->reason, "Probe USB until firmware %d.%02d answers (at most %u "
+		text_put(s->reason, sizeof s->reason, "Probe USB until firmware %d.%02d answers (at most %u "
 		    "s: USB comes up about 1.5 s after boot, after one self-reset).", s->expect_major,
 		    s->expect_minor < 0 ? 0 : s->expect_minor, s->wait_ms / 1000);
 	else
-		put(s->reason, sizeof s->reason, "Probe USB until the VESC answers (at most %u s: USB "
+		text_put(s->reason, sizeof s->reason, "Probe USB until the VESC answers (at most %u s: USB "
 		    "comes up about 1.5 s after boot, after one self-reset).", s->wait_ms / 1000);
 }
 
@@ -619,22 +600,22 @@ static void lost_config_text(const struct ctx *c, bool config_nonblank, char *ou
 	if (!config_nonblank)
 		return;
 	if (c->opts->restore_config)
-		append(out, cap, " The motor and app configuration (sectors 1-2) is erased and then "
+		text_append(out, cap, " The motor and app configuration (sectors 1-2) is erased and then "
 		       "written back from the backup.");
 	else
-		append(out, cap, " The motor and app configuration (sectors 1-2) is lost: it comes back "
+		text_append(out, cap, " The motor and app configuration (sectors 1-2) is lost: it comes back "
 		       "as defaults (it stays in the backup; --keep-config avoids this).");
 }
 
 static void confirm_mass_erase(struct ctx *c, struct plan_step *s, uint16_t nonblank)
 {
-	put(s->confirm, sizeof s->confirm, "Erase the whole flash (1 MiB, all 12 sectors): the "
+	text_put(s->confirm, sizeof s->confirm, "Erase the whole flash (1 MiB, all 12 sectors): the "
 	    "firmware and the bootloader.");
 	lost_config_text(c, (nonblank & CONFIG_SECTORS) != 0, s->confirm, sizeof s->confirm);
 	if (nonblank & STAGING_SECTORS)
-		append(s->confirm, sizeof s->confirm, " Sectors 8-10 (staged update, Lisp/QML data) are "
+		text_append(s->confirm, sizeof s->confirm, " Sectors 8-10 (staged update, Lisp/QML data) are "
 		       "erased too.");
-	append(s->confirm, sizeof s->confirm, " Then write %s at 0x080E0000 and %s at 0x08000000. "
+	text_append(s->confirm, sizeof s->confirm, " Then write %s at 0x080E0000 and %s at 0x08000000. "
 	       "Backup: %s.", c->opts->bootloader.name, c->opts->firmware.name, backup_where(c));
 	hw_caveat(c, &c->opts->firmware, s->confirm, sizeof s->confirm);
 }
@@ -643,7 +624,7 @@ static void confirm_sector_erase(struct ctx *c, struct plan_step *s)
 {
 	char list[64];
 	format_sectors(s->sectors, list, sizeof list);
-	put(s->confirm, sizeof s->confirm, "Erase sectors %s%s. Sectors 1-2 (motor and app "
+	text_put(s->confirm, sizeof s->confirm, "Erase sectors %s%s. Sectors 1-2 (motor and app "
 	    "configuration) are kept and the image is not written there. Backup: %s.", list,
 	    (s->sectors & BL_SECTOR) ? " (application and bootloader)" : " (application)",
 	    backup_where(c));
@@ -659,7 +640,7 @@ static void mark_gate(struct ctx *c, struct plan_step *s)
 	s->destructive = is_erase_kind(s->kind) || s->kind == STEP_RDP_REGRESS;
 	s->needs_confirm = true;
 	if (!s->confirm[0])
-		put(s->confirm, sizeof s->confirm, "%s", s->reason);
+		text_put(s->confirm, sizeof s->confirm, "%s", s->reason);
 }
 
 /* ---- paths -------------------------------------------------------------------- */
@@ -671,9 +652,9 @@ static void lay_out_unprotect(struct ctx *c)
 		s->sectors = ALL_SECTORS;
 		s->bytes = 1024u * 1024u;
 		s->needs_unprotect = true;
-		put(s->reason, sizeof s->reason, "The flash is read protected (RDP level 1): it cannot "
+		text_put(s->reason, sizeof s->reason, "The flash is read protected (RDP level 1): it cannot "
 		    "be read, erased or written over SWD until the protection is removed.");
-		put(s->confirm, sizeof s->confirm, "Remove the read protection? The chip then erases ALL "
+		text_put(s->confirm, sizeof s->confirm, "Remove the read protection? The chip then erases ALL "
 		    "its flash by itself: firmware, bootloader, motor and app configuration. Nothing "
 		    "can be backed up first: under RDP 1 the flash cannot be read over SWD. Afterwards "
 		    "the VESC must be power cycled.");
@@ -682,12 +663,12 @@ static void lay_out_unprotect(struct ctx *c)
 	s = add_step(c, STEP_POWER_CYCLE, "Power cycle the VESC");
 	if (s) {
 		s->person_action = true;
-		put(s->reason, sizeof s->reason, "Option bytes take effect after a power cycle: "
+		text_put(s->reason, sizeof s->reason, "Option bytes take effect after a power cycle: "
 		    "disconnect the VESC's power (battery and USB) for a few seconds, then reconnect.");
 	}
 	s = add_step(c, STEP_SURVEY, "Survey the flash again");
 	if (s)
-		put(s->reason, sizeof s->reason, "Check that the protection is gone and the flash is "
+		text_put(s->reason, sizeof s->reason, "Check that the protection is gone and the flash is "
 		    "blank before writing.");
 }
 
@@ -714,9 +695,9 @@ static void lay_out_usb_bootloader(struct ctx *c)
 		if (s) {
 			s->sectors = BL_SECTOR;
 			s->bytes = sector_size(11);
-			put(s->reason, sizeof s->reason, "COMM_ERASE_BOOTLOADER erases sector 11 so the "
+			text_put(s->reason, sizeof s->reason, "COMM_ERASE_BOOTLOADER erases sector 11 so the "
 			    "new bootloader can be written (the firmware answers within 20 s).");
-			put(s->confirm, sizeof s->confirm, "Erase sector 11 over USB and write %s (%u "
+			text_put(s->confirm, sizeof s->confirm, "Erase sector 11 over USB and write %s (%u "
 			    "bytes) there? Sector 11 holds the bootloader (on FW 7.x also package NVM "
 			    "data); you said the old firmware came back after an update, so the "
 			    "bootloader is missing. USB cannot back it up or read it back.",
@@ -731,11 +712,11 @@ static void lay_out_usb_bootloader(struct ctx *c)
 	s->address = F4_BOOTLOADER_ADDR;
 	s->sectors = BL_SECTOR;
 	s->bytes = bl->size;
-	put(s->reason, sizeof s->reason, "COMM_WRITE_NEW_APP_DATA in 384-byte chunks from offset "
+	text_put(s->reason, sizeof s->reason, "COMM_WRITE_NEW_APP_DATA in 384-byte chunks from offset "
 	    "0x%X (= 0x080E0000), checking every reply and its echoed offset.",
 	    (unsigned)USB_BOOTLOADER_OFFSET);
 	if (!can_erase) {
-		put(s->confirm, sizeof s->confirm, "Write %s (%u bytes) into sector 11 over USB? "
+		text_put(s->confirm, sizeof s->confirm, "Write %s (%u bytes) into sector 11 over USB? "
 		    "Firmware %d.%02d cannot erase the sector first (COMM_ERASE_BOOTLOADER needs "
 		    "3.59): writing over an existing bootloader can break it. Go on only because "
 		    "the old firmware came back after an update (bootloader missing).", bl->name,
@@ -772,10 +753,10 @@ static void lay_out_bootloader_only(struct ctx *c)
 		if (s) {
 			s->sectors = BL_SECTOR;
 			s->bytes = sector_size(11);
-			put(s->reason, sizeof s->reason, "Sector 11 holds %s: it must be blank before "
+			text_put(s->reason, sizeof s->reason, "Sector 11 holds %s: it must be blank before "
 			    "the bootloader is written.", swd->bootloader.present ?
 			    "an old bootloader that cannot install FW 6.x" : "data that is not a VESC bootloader");
-			put(s->confirm, sizeof s->confirm, "Erase sector 11 (0x080E0000, 128 KiB) and "
+			text_put(s->confirm, sizeof s->confirm, "Erase sector 11 (0x080E0000, 128 KiB) and "
 			    "write %s there? The application and the configuration are not touched. "
 			    "Backup: %s.", c->opts->bootloader.name, backup_where(c));
 			mark_gate(c, s);
@@ -786,7 +767,7 @@ static void lay_out_bootloader_only(struct ctx *c)
 	step_write(c, STEP_WRITE_BOOTLOADER, false);
 	if (!s11_dirty && c->plan->n > 0) {
 		s = &c->plan->steps[c->plan->n - 1].step;
-		put(s->confirm, sizeof s->confirm, "Write %s (%u bytes) into the blank sector 11? "
+		text_put(s->confirm, sizeof s->confirm, "Write %s (%u bytes) into the blank sector 11? "
 		    "Nothing is erased.", c->opts->bootloader.name, (unsigned)c->opts->bootloader.size);
 		mark_gate(c, s);
 	}
@@ -811,7 +792,7 @@ static void lay_out_firmware_only(struct ctx *c)
 	step_write(c, STEP_WRITE_FIRMWARE, skip);
 	if (c->plan->n > 0) {
 		struct plan_step *s = &c->plan->steps[c->plan->n - 1].step;
-		put(s->confirm, sizeof s->confirm, "Write %s (%u bytes) into the blank application "
+		text_put(s->confirm, sizeof s->confirm, "Write %s (%u bytes) into the blank application "
 		    "region? Nothing is erased%s.", c->opts->firmware.name,
 		    (unsigned)c->opts->firmware.size, skip ? "; the configuration in sectors 1-2 is "
 		    "kept" : "; the configuration starts from defaults");
@@ -844,7 +825,7 @@ static void lay_out_canonical(struct ctx *c)
 	if (s) {
 		s->sectors = ALL_SECTORS;
 		s->bytes = 1024u * 1024u;
-		put(s->reason, sizeof s->reason, "Start from a blank chip: the application is %s and "
+		text_put(s->reason, sizeof s->reason, "Start from a blank chip: the application is %s and "
 		    "writes never erase.", verdict_flash_firmware(swd) == FW_CORRUPT ? "corrupt" :
 		    verdict_flash_firmware(swd) == FW_ABSENT ? "missing" : "to be replaced");
 		confirm_mass_erase(c, s, nonblank);
@@ -857,7 +838,7 @@ static void lay_out_canonical(struct ctx *c)
 	if (nonblank == 0 && c->plan->n >= 2) {
 		/* No erase to carry the confirmation: the first write does. */
 		s = &c->plan->steps[c->plan->n - 2].step;
-		put(s->confirm, sizeof s->confirm, "Write %s at 0x080E0000 and %s at 0x08000000 into "
+		text_put(s->confirm, sizeof s->confirm, "Write %s at 0x080E0000 and %s at 0x08000000 into "
 		    "the blank chip? Nothing is erased.", c->opts->bootloader.name, c->opts->firmware.name);
 		hw_caveat(c, &c->opts->firmware, s->confirm, sizeof s->confirm);
 		mark_gate(c, s);
@@ -869,7 +850,7 @@ static void lay_out_canonical(struct ctx *c)
 		s->address = F4_CONFIG_START;
 		s->sectors = CONFIG_SECTORS;
 		s->bytes = CONFIG_WINDOW;
-		put(s->reason, sizeof s->reason, "Write the backed-up sectors 1-2 from %s into the blank "
+		text_put(s->reason, sizeof s->reason, "Write the backed-up sectors 1-2 from %s into the blank "
 		    "configuration window, then verify them.", backup_where(c));
 		if (!restore)
 			skip_last(c, c->opts->restore_config ? "The configuration sectors were blank: "
@@ -898,7 +879,7 @@ static void lay_out_keep_config(struct ctx *c)
 	if (s) {
 		s->sectors = erase & (uint16_t)~CONFIG_SECTORS;   /* never 1-2 */
 		s->bytes = sectors_bytes(s->sectors);
-		put(s->reason, sizeof s->reason, "Erase only what the new image needs, keeping the "
+		text_put(s->reason, sizeof s->reason, "Erase only what the new image needs, keeping the "
 		    "configuration in sectors 1-2 (--keep-config).");
 		confirm_sector_erase(c, s);
 		mark_gate(c, s);
@@ -956,14 +937,14 @@ static void diagnose_step(struct ctx *c, enum plan_step_kind kind, enum attach_r
 	case STEP_SURVEY:
 		s = add_step(c, STEP_SURVEY, "Survey the flash (read-only)");
 		if (s)
-			put(s->reason, sizeof s->reason, "Read what each sector holds: application and its "
+			text_put(s->reason, sizeof s->reason, "Read what each sector holds: application and its "
 			    "CRC, bootloader, configuration, staging; option bytes. Nothing is changed.");
 		break;
 	case STEP_ASK_BOOTLOADER:
 		s = add_step(c, STEP_ASK_BOOTLOADER, "Ask about the last update");
 		if (s) {
 			s->person_action = true;
-			put(s->reason, sizeof s->reason, "The firmware answers, and the bootloader cannot "
+			text_put(s->reason, sizeof s->reason, "The firmware answers, and the bootloader cannot "
 			    "be seen over USB. After your last firmware update, did the old firmware come "
 			    "back? If so the bootloader is missing and can be installed over USB.");
 		}
@@ -975,25 +956,25 @@ static void diagnose_step(struct ctx *c, enum plan_step_kind kind, enum attach_r
 		s->rung = rung;
 		switch (rung) {
 		case ATTACH_UNDER_RESET:
-			put(s->title, sizeof s->title, "Attach under reset");
-			put(s->reason, sizeof s->reason, "A normal attach failed: running firmware may have "
+			text_put(s->title, sizeof s->title, "Attach under reset");
+			text_put(s->reason, sizeof s->reason, "A normal attach failed: running firmware may have "
 			    "taken the SWD pins or put the core to sleep. Holding NRST low while attaching "
 			    "keeps the firmware from running.");
 			break;
 		case ATTACH_SLOW_CLOCK:
-			put(s->title, sizeof s->title, "Attach at a slower SWD clock");
-			put(s->reason, sizeof s->reason, "Attach under reset failed too: long or loose "
+			text_put(s->title, sizeof s->title, "Attach at a slower SWD clock");
+			text_put(s->reason, sizeof s->reason, "Attach under reset failed too: long or loose "
 			    "wires often work at a lower SWD clock.");
 			break;
 		case ATTACH_MANUAL_RESET:
-			put(s->title, sizeof s->title, "Attach while you hold NRST");
+			text_put(s->title, sizeof s->title, "Attach while you hold NRST");
 			s->person_action = true;
-			put(s->reason, sizeof s->reason, "The probe could not reset the chip (NRST may not "
+			text_put(s->reason, sizeof s->reason, "The probe could not reset the chip (NRST may not "
 			    "be wired). Hold the STM32's NRST (pin 7 on the LQFP64; often a pad or the RST "
 			    "pin of the SWD header) to GND, confirm, and release it when told.");
 			break;
 		default:
-			put(s->reason, sizeof s->reason, "Look for an ST-Link and the STM32 behind it: the "
+			text_put(s->reason, sizeof s->reason, "Look for an ST-Link and the STM32 behind it: the "
 			    "firmware does not answer over USB, so SWD is the way in.");
 			break;
 		}
@@ -1031,9 +1012,9 @@ static void ladder_evidence(const struct ctx *c, char *out, size_t cap)
 	const struct swd_obs *swd = &c->obs->swd;
 	unsigned n = swd->n_rungs < OBS_MAX_RUNGS ? swd->n_rungs : OBS_MAX_RUNGS;
 	if (swd->voltage_known)
-		append(out, cap, "target voltage %.2f V; ", swd->voltage);
+		text_append(out, cap, "target voltage %.2f V; ", swd->voltage);
 	for (unsigned i = 0; i < n; i++)
-		append(out, cap, "%s: %s%s%s; ", attach_result_name(swd->ladder[i].rung),
+		text_append(out, cap, "%s: %s%s%s; ", attach_result_name(swd->ladder[i].rung),
 		       swd->ladder[i].ok ? "ok" : "failed", swd->ladder[i].saw[0] ? ", " : "",
 		       swd->ladder[i].saw);
 }
@@ -1226,7 +1207,7 @@ static enum plan_path decide(struct ctx *c)
 		finish(c, PLAN_UNRECOVERABLE, VR_EXIT_UNRECOVERABLE, "The chip is at RDP level 2: "
 		       "debug access is off for good and cannot be recovered over SWD. The STM32 "
 		       "must be replaced.");
-		put(decision(c)->evidence, sizeof decision(c)->evidence, "OPTCR 0x%08X",
+		text_put(decision(c)->evidence, sizeof decision(c)->evidence, "OPTCR 0x%08X",
 		    (unsigned)swd->optcr);
 		return PATH_NONE;
 	}
@@ -1335,7 +1316,7 @@ static bool wrong_hw_after_boot(struct ctx *c)
 		return false;
 	char given[48] = "";
 	if (c->opts->hw_name[0])
-		put(given, sizeof given, " (--hw %s)", c->opts->hw_name);
+		text_put(given, sizeof given, " (--hw %s)", c->opts->hw_name);
 	finish(c, PLAN_NEEDS_PERSON, VR_EXIT_INPUT, "The firmware was written and the VESC answers, "
 	       "but it reports HW %s while %s was chosen for HW %s%s. A firmware for the wrong HW "
 	       "can damage the hardware: do not run a motor. Install the firmware for HW %s (VESC "
@@ -1396,7 +1377,7 @@ static void stop_on(struct ctx *c, const struct plan_entry *e, const struct plan
 		return;
 	}
 	finish(c, PLAN_FAILED, VR_EXIT_FAILED, "%s", failure_text(e->step.kind));
-	put(decision(c)->evidence, sizeof decision(c)->evidence, "step %s failed (%s)",
+	text_put(decision(c)->evidence, sizeof decision(c)->evidence, "step %s failed (%s)",
 	    plan_step_kind_name(e->step.kind), step_result_name(r->result));
 }
 
@@ -1412,7 +1393,7 @@ static void apply_preconfirm(struct ctx *c, struct plan_step *s, bool over_finis
 	s->preconfirmed = o->yes && (!s->needs_unprotect || o->allow_unprotect);
 	if (over_finished_work && !o->force) {
 		s->preconfirmed = false;
-		append(s->confirm, sizeof s->confirm, " This erases work an earlier step finished "
+		text_append(s->confirm, sizeof s->confirm, " This erases work an earlier step finished "
 		       "(--force skips this question in batch mode).");
 	}
 }
@@ -1470,7 +1451,7 @@ static void assign_states(struct ctx *c)
 		bool writes_or_erases = is_write_kind(e->step.kind) || is_erase_kind(e->step.kind);
 		if (c->resumed && writes_or_erases && !e->step.needs_confirm && !gate_confirmed) {
 			e->step.needs_confirm = true;
-			put(e->step.confirm, sizeof e->step.confirm, "Resume the interrupted %s path: %s",
+			text_put(e->step.confirm, sizeof e->step.confirm, "Resume the interrupted %s path: %s",
 			    plan_path_name(p->path), e->step.reason);
 		}
 		if (e->step.needs_confirm && gate_confirmed && !e->step.needs_unprotect)
@@ -1522,7 +1503,7 @@ static void ensure_gate(struct ctx *c)
 	}
 	if (!first)
 		return;
-	put(first->confirm, sizeof first->confirm, "%s Nothing is erased.", first->reason);
+	text_put(first->confirm, sizeof first->confirm, "%s Nothing is erased.", first->reason);
 	if (first->role == ROLE_FIRMWARE)
 		hw_caveat(c, &c->opts->firmware, first->confirm, sizeof first->confirm);
 	mark_gate(c, first);

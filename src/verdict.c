@@ -3,6 +3,7 @@
  * Order of precedence when no VESC answers: what blocks the person first
  * (permissions, a busy port or probe) is named before what the flash holds,
  * because nothing else can be learned until it is fixed. */
+#include "text.h"
 #include "verdict.h"
 
 #include <stdarg.h>
@@ -30,26 +31,6 @@
 	"RST, SWO; clone dongles may label them VDD, SWCLK, GND, SWDIO and carry two RST pins, " \
 	"only one of which is NRST)"
 
-__attribute__((format(printf, 3, 4)))
-static void put(char *buf, size_t cap, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, cap, fmt, ap);
-	va_end(ap);
-}
-
-__attribute__((format(printf, 3, 4)))
-static void append(char *buf, size_t cap, const char *fmt, ...)
-{
-	size_t used = strnlen(buf, cap);
-	if (used + 1 >= cap)
-		return;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf + used, cap - used, fmt, ap);
-	va_end(ap);
-}
 
 int verdict_answering_port(const struct observations *obs)
 {
@@ -137,49 +118,49 @@ static void describe_answer(const struct observations *obs, int idx, struct verd
 	const struct fw_version *fw = &s->fw;
 	v->firmware = FW_PRESENT;
 	v->answering_serial = idx;
-	put(v->summary, sizeof v->summary, "VESC firmware %d.%02d%s%s%s answers on %s",
+	text_put(v->summary, sizeof v->summary, "VESC firmware %d.%02d%s%s%s answers on %s",
 	    fw->major, fw->minor < 0 ? 0 : fw->minor,
 	    fw->hw_name[0] ? " (HW " : "", fw->hw_name, fw->hw_name[0] ? ")" : "", s->port);
 	if (s->is_uart && s->baud)
-		append(v->summary, sizeof v->summary, " at %u baud", s->baud);
+		text_append(v->summary, sizeof v->summary, " at %u baud", s->baud);
 	if (fw->has_uuid) {
-		append(v->summary, sizeof v->summary, ", UUID ");
+		text_append(v->summary, sizeof v->summary, ", UUID ");
 		for (unsigned i = 0; i < sizeof fw->uuid; i++)
-			append(v->summary, sizeof v->summary, "%02x", fw->uuid[i]);
+			text_append(v->summary, sizeof v->summary, "%02x", fw->uuid[i]);
 	}
-	append(v->summary, sizeof v->summary, ".");
+	text_append(v->summary, sizeof v->summary, ".");
 	v->exit_status = VR_EXIT_OK;
 	switch (v->bootloader) {
 	case BL_PRESENT:
 		if (v->bl_kind == BL_KIND_UNKNOWN)
-			append(v->summary, sizeof v->summary, " The SWD survey shows a bootloader in "
+			text_append(v->summary, sizeof v->summary, " The SWD survey shows a bootloader in "
 			       "sector 11.");
 		else
-			append(v->summary, sizeof v->summary, " The SWD survey shows a bootloader "
+			text_append(v->summary, sizeof v->summary, " The SWD survey shows a bootloader "
 			       "(%s).", bl_kind_name(v->bl_kind));
 		if (v->bl_kind == BL_KIND_OLD && fw->major >= 6)
-			put(v->next, sizeof v->next, "Nothing to fix; the bootloader is an old one "
+			text_put(v->next, sizeof v->next, "Nothing to fix; the bootloader is an old one "
 			    "without compression: VESC Tool's next update replaces it first.");
 		else
-			put(v->next, sizeof v->next, "Nothing to do: the firmware runs and the "
+			text_put(v->next, sizeof v->next, "Nothing to do: the firmware runs and the "
 			    "bootloader is in place.");
 		break;
 	case BL_ABSENT:
-		append(v->summary, sizeof v->summary, " The SWD survey shows no bootloader in sector 11.");
-		put(v->next, sizeof v->next, "Install the bootloader: vesc-rescue recover "
+		text_append(v->summary, sizeof v->summary, " The SWD survey shows no bootloader in sector 11.");
+		text_put(v->next, sizeof v->next, "Install the bootloader: vesc-rescue recover "
 		    "--bootloader FILE (or --images DIR); firmware updates cannot work without it.");
 		break;
 	default:
-		put(v->next, sizeof v->next, "Nothing to fix over USB; %s.", BL_PROOF);
+		text_put(v->next, sizeof v->next, "Nothing to fix over USB; %s.", BL_PROOF);
 		break;
 	}
 	/* The firmware runs but only the UART shows it: USB itself is the
 	 * problem a person came with. */
 	if (s->is_uart && !find_usb(obs, USB_KIND_VESC_CDC)) {
-		append(v->summary, sizeof v->summary, " USB does not enumerate (no 0483:5740): only the "
+		text_append(v->summary, sizeof v->summary, " USB does not enumerate (no 0483:5740): only the "
 		       "UART link works%s.", s->baud && s->baud != 115200 ? ", at a non-default rate" : "");
 		if (v->bootloader != BL_ABSENT)
-			put(v->next, sizeof v->next, "The firmware runs: check that the USB cable carries data "
+			text_put(v->next, sizeof v->next, "The firmware runs: check that the USB cable carries data "
 			    "(many carry only power), another USB port, and the VESC's USB connector.");
 	}
 }
@@ -189,18 +170,18 @@ static bool access_problem(const struct observations *obs, struct verdict *v)
 {
 	const struct serial_obs *s = find_serial_error(obs, VR_ERR_ACCESS);
 	if (s) {
-		put(v->summary, sizeof v->summary, "Permission denied opening %s.", s->port);
-		put(v->next, sizeof v->next, "%s.", DIALOUT_FIX);
+		text_put(v->summary, sizeof v->summary, "Permission denied opening %s.", s->port);
+		text_put(v->next, sizeof v->next, "%s.", DIALOUT_FIX);
 		v->exit_status = VR_EXIT_ACCESS;
 		return true;
 	}
 	const struct usb_obs *u = find_usb_error(obs, VR_ERR_ACCESS);
 	bool probe_denied = obs->swd.tried && !obs->swd.probe_found && obs->swd.probe_err == VR_ERR_ACCESS;
 	if (u || probe_denied) {
-		put(v->summary, sizeof v->summary, "Permission denied opening the USB device %04x:%04x%s%s.",
+		text_put(v->summary, sizeof v->summary, "Permission denied opening the USB device %04x:%04x%s%s.",
 		    u ? u->vid : STM32_ST_VID, u ? u->pid : obs->swd.probe_pid,
 		    u && u->model[0] ? " " : "", u ? u->model : "");
-		put(v->next, sizeof v->next, "%s.", UDEV_FIX);
+		text_put(v->next, sizeof v->next, "%s.", UDEV_FIX);
 		v->exit_status = VR_EXIT_ACCESS;
 		return true;
 	}
@@ -212,8 +193,8 @@ static bool busy_problem(const struct observations *obs, struct verdict *v)
 {
 	const struct serial_obs *s = find_serial_error(obs, VR_ERR_BUSY);
 	if (s) {
-		put(v->summary, sizeof v->summary, "%s is busy: another program holds it.", s->port);
-		put(v->next, sizeof v->next, "ModemManager usually grabs 0483:5740 ports on plugging: "
+		text_put(v->summary, sizeof v->summary, "%s is busy: another program holds it.", s->port);
+		text_put(v->next, sizeof v->next, "ModemManager usually grabs 0483:5740 ports on plugging: "
 		    "sudo systemctl stop ModemManager (our udev rule sets ID_MM_DEVICE_IGNORE), "
 		    "and close VESC Tool, screen or minicom; then retry.");
 		v->exit_status = VR_EXIT_BUSY;
@@ -222,16 +203,16 @@ static bool busy_problem(const struct observations *obs, struct verdict *v)
 	const struct usb_obs *u = find_usb_error(obs, VR_ERR_BUSY);
 	bool probe_busy = obs->swd.tried && !obs->swd.probe_found && obs->swd.probe_err == VR_ERR_BUSY;
 	if (u && u->kind != USB_KIND_STLINK && !probe_busy) {
-		put(v->summary, sizeof v->summary, "The USB device %04x:%04x is busy: another program "
+		text_put(v->summary, sizeof v->summary, "The USB device %04x:%04x is busy: another program "
 		    "holds it.", u->vid, u->pid);
-		put(v->next, sizeof v->next, "Close the program that uses it (VESC Tool, screen, "
+		text_put(v->next, sizeof v->next, "Close the program that uses it (VESC Tool, screen, "
 		    "minicom; ModemManager grabs 0483:5740: sudo systemctl stop ModemManager), then retry.");
 		v->exit_status = VR_EXIT_BUSY;
 		return true;
 	}
 	if (u || probe_busy) {
-		put(v->summary, sizeof v->summary, "The ST-Link is busy: another program has claimed it.");
-		put(v->next, sizeof v->next, "Close openocd, st-util, stlink-server, STM32CubeProgrammer "
+		text_put(v->summary, sizeof v->summary, "The ST-Link is busy: another program has claimed it.");
+		text_put(v->next, sizeof v->next, "Close openocd, st-util, stlink-server, STM32CubeProgrammer "
 		    "or another vesc-rescue, then retry.");
 		v->exit_status = VR_EXIT_BUSY;
 		return true;
@@ -246,52 +227,52 @@ static void describe_link(const struct observations *obs, struct verdict *v)
 	const struct usb_obs *cdc = find_usb(obs, USB_KIND_VESC_CDC);
 	v->exit_status = VR_EXIT_UNREACHABLE;
 	if (obs->usb_error) {
-		put(v->summary, sizeof v->summary, "USB could not be listed: %s.", obs->usb_error_text);
-		put(v->next, sizeof v->next, "Check that libusb can reach /dev/bus/usb (inside a "
+		text_put(v->summary, sizeof v->summary, "USB could not be listed: %s.", obs->usb_error_text);
+		text_put(v->next, sizeof v->next, "Check that libusb can reach /dev/bus/usb (inside a "
 		    "container pass the device through), then retry.");
 	} else if ((s = find_serial(obs, SERIAL_ECHO, true)) || (s = find_serial(obs, SERIAL_ECHO, false))) {
-		put(v->summary, sizeof v->summary, "%s returns our own request: RX and TX are bridged "
+		text_put(v->summary, sizeof v->summary, "%s returns our own request: RX and TX are bridged "
 		    "or it is a loopback adapter.", s->port);
-		put(v->next, sizeof v->next, "Connect the adapter's RX to the VESC's TX and TX to RX, "
+		text_put(v->next, sizeof v->next, "Connect the adapter's RX to the VESC's TX and TX to RX, "
 		    "and GND to GND.");
 	} else if ((s = find_serial(obs, SERIAL_NOISE, true))) {
 		if (s->baud)
-			put(v->summary, sizeof v->summary, "Bytes arrive on %s (UART, first at %u baud) but "
+			text_put(v->summary, sizeof v->summary, "Bytes arrive on %s (UART, first at %u baud) but "
 			    "no valid VESC frame at any rate tried: the baud rate is wrong or the ground "
 			    "is missing.", s->port, s->baud);
 		else
-			put(v->summary, sizeof v->summary, "Bytes arrive on %s (UART) but no valid "
+			text_put(v->summary, sizeof v->summary, "Bytes arrive on %s (UART) but no valid "
 			    "VESC frame: the baud rate is wrong or the ground is missing.", s->port);
-		put(v->next, sizeof v->next, "Connect GND between the adapter and the VESC; if the "
+		text_put(v->next, sizeof v->next, "Connect GND between the adapter and the VESC; if the "
 		    "VESC's UART rate is not one of 9600-921600, give it with --baud N (App Settings, "
 		    "UART). Something runs on the VESC: USB should answer too.");
 	} else if (cdc && !find_serial(obs, SERIAL_OTHER, false)) {
-		put(v->summary, sizeof v->summary, "A VESC USB device (0483:5740%s%s) enumerates but its "
+		text_put(v->summary, sizeof v->summary, "A VESC USB device (0483:5740%s%s) enumerates but its "
 		    "firmware is silent.", cdc->tty[0] ? ", " : "", cdc->tty);
-		put(v->next, sizeof v->next, "VESC enumerates but firmware is silent: go to SWD with an "
+		text_put(v->next, sizeof v->next, "VESC enumerates but firmware is silent: go to SWD with an "
 		    "ST-Link (a very slow firmware answers with --timeout 1000).");
 	} else if ((s = find_serial(obs, SERIAL_NOISE, false))) {
-		put(v->summary, sizeof v->summary, "%s sends bytes but no valid VESC frame.", s->port);
-		put(v->next, sizeof v->next, "Try another USB cable or port; if it stays garbled, go "
+		text_put(v->summary, sizeof v->summary, "%s sends bytes but no valid VESC frame.", s->port);
+		text_put(v->next, sizeof v->next, "Try another USB cable or port; if it stays garbled, go "
 		    "to SWD with an ST-Link.");
 	} else if ((s = find_serial(obs, SERIAL_SILENT, true))) {
-		put(v->summary, sizeof v->summary, "%s (UART) stays silent at every rate tried.", s->port);
-		put(v->next, sizeof v->next, "Silence at all rates: the UART app may be disabled in "
+		text_put(v->summary, sizeof v->summary, "%s (UART) stays silent at every rate tried.", s->port);
+		text_put(v->next, sizeof v->next, "Silence at all rates: the UART app may be disabled in "
 		    "the app configuration (USB still works), RX/TX swapped, or no firmware runs; try "
 		    "USB, then SWD.");
 	} else if ((s = find_serial(obs, SERIAL_OTHER, false)) || (s = find_serial(obs, SERIAL_OTHER, true))) {
-		put(v->summary, sizeof v->summary, "%s talks, but not the VESC protocol%s%s.", s->port,
+		text_put(v->summary, sizeof v->summary, "%s talks, but not the VESC protocol%s%s.", s->port,
 		    s->detail[0] ? ": " : "", s->detail);
-		put(v->next, sizeof v->next, "That port is another device; nothing else on USB looks "
+		text_put(v->next, sizeof v->next, "That port is another device; nothing else on USB looks "
 		    "like a VESC: check the cable carries data and the board has power.");
 	} else if (find_usb(obs, USB_KIND_STM32_DFU)) {
-		put(v->summary, sizeof v->summary, "An STM32 sits in its ROM DFU bootloader (0483:df11): "
+		text_put(v->summary, sizeof v->summary, "An STM32 sits in its ROM DFU bootloader (0483:df11): "
 		    "BOOT0 is high, so the VESC firmware does not start.");
-		put(v->next, sizeof v->next, "Release BOOT0 (remove the jumper or bridge) and power "
+		text_put(v->next, sizeof v->next, "Release BOOT0 (remove the jumper or bridge) and power "
 		    "cycle; the firmware starts only with BOOT0 low.");
 	} else {
-		put(v->summary, sizeof v->summary, "Nothing on USB looks like a VESC.");
-		put(v->next, sizeof v->next, "Nothing on USB: check the cable carries data and the board "
+		text_put(v->summary, sizeof v->summary, "Nothing on USB looks like a VESC.");
+		text_put(v->next, sizeof v->next, "Nothing on USB: check the cable carries data and the board "
 		    "has power; a blue LED alone means the firmware is not running: go to SWD.");
 	}
 }
@@ -328,25 +309,25 @@ static void no_probe(const struct observations *obs, struct verdict *v)
 		if (obs->usb[i].vid == STM32_ST_VID && obs->usb[i].pid == PID_STLINK_V1)
 			v1 = true;
 	if (v1) {
-		append(v->summary, sizeof v->summary, " An ST-LINK/V1 (0483:3744) is attached; it "
+		text_append(v->summary, sizeof v->summary, " An ST-LINK/V1 (0483:3744) is attached; it "
 		       "speaks a mass-storage transport vesc-rescue does not support.");
-		put(v->next, sizeof v->next, "Use an ST-LINK/V2, V2-1 or V3 (a V2 clone works).");
+		text_put(v->next, sizeof v->next, "Use an ST-LINK/V2, V2-1 or V3 (a V2 clone works).");
 	} else if ((u = find_usb(obs, USB_KIND_STLINK_BOOT))) {
-		append(v->summary, sizeof v->summary, " An STLINK-V3 sits in its own bootloader "
+		text_append(v->summary, sizeof v->summary, " An STLINK-V3 sits in its own bootloader "
 		       "(0483:%04x).", u->pid);
-		put(v->next, sizeof v->next, "Unplug and replug the ST-Link; if it stays there, "
+		text_put(v->next, sizeof v->next, "Unplug and replug the ST-Link; if it stays there, "
 		       "update its firmware with ST's ST-LINK upgrade tool.");
 	} else if (obs->swd.probe_err != VR_OK && obs->swd.probe_err != VR_ERR_NO_DEVICE &&
 		   obs->swd.probe_error[0]) {
-		append(v->summary, sizeof v->summary, " The ST-Link cannot be used: %s.",
+		text_append(v->summary, sizeof v->summary, " The ST-Link cannot be used: %s.",
 		       obs->swd.probe_error);
-		put(v->next, sizeof v->next, "Unplug and replug the ST-Link, then retry; %s",
+		text_put(v->next, sizeof v->next, "Unplug and replug the ST-Link, then retry; %s",
 		    obs->swd.probe_error);
 	} else {
-		append(v->summary, sizeof v->summary, " No ST-Link is attached.");
+		text_append(v->summary, sizeof v->summary, " No ST-Link is attached.");
 		if (v->firmware == FW_UNKNOWN && !find_usb(obs, USB_KIND_VESC_CDC))
 			return; /* the link's "nothing on USB" advice already says what to do */
-		put(v->next, sizeof v->next, "Connect an ST-Link to the VESC's SWD header "
+		text_put(v->next, sizeof v->next, "Connect an ST-Link to the VESC's SWD header "
 		    "(GND, SWDIO, SWCLK; power the VESC from its battery) and run vesc-rescue probe.");
 	}
 }
@@ -354,82 +335,82 @@ static void no_probe(const struct observations *obs, struct verdict *v)
 static void no_target(const struct swd_obs *swd, struct verdict *v)
 {
 	if (swd->voltage_known && swd->voltage < MIN_TARGET_VOLTS) {
-		append(v->summary, sizeof v->summary, " The ST-Link reads %.2f V on its VDD pin: the "
+		text_append(v->summary, sizeof v->summary, " The ST-Link reads %.2f V on its VDD pin: the "
 		       "target looks unpowered.", swd->voltage);
-		put(v->next, sizeof v->next, "%s.", POWER_ADVICE);
+		text_put(v->next, sizeof v->next, "%s.", POWER_ADVICE);
 		return;
 	}
 	bool manual_done = ladder_tried(swd, ATTACH_MANUAL_RESET);
 	bool dpidr = ladder_saw_dpidr(swd);
 	if (manual_done && dpidr) {
-		append(v->summary, sizeof v->summary, " The debug port answers but the core never "
+		text_append(v->summary, sizeof v->summary, " The debug port answers but the core never "
 		       "does, not even under a manual reset: the MCU is likely damaged.");
-		put(v->next, sizeof v->next, "Last resort: replace the STM32F405 (or the board); "
+		text_put(v->next, sizeof v->next, "Last resort: replace the STM32F405 (or the board); "
 		    "nothing more can be done over SWD.");
 		v->exit_status = VR_EXIT_UNRECOVERABLE;
 	} else if (manual_done) {
-		append(v->summary, sizeof v->summary, " No SWD answer at any rung tried, manual reset "
+		text_append(v->summary, sizeof v->summary, " No SWD answer at any rung tried, manual reset "
 		       "included: no power, wiring, RDP2 or a dead MCU, indistinguishable from here.");
-		put(v->next, sizeof v->next, "Check the VESC is powered from its battery (a clone "
+		text_put(v->next, sizeof v->next, "Check the VESC is powered from its battery (a clone "
 		    "ST-Link reads about 3.2 V by itself), then the wiring: %s.", WIRING_ADVICE);
 	} else if (swd->n_rungs > 0 && ladder_tried(swd, ATTACH_UNDER_RESET)) {
-		append(v->summary, sizeof v->summary, " No SWD answer, not even under reset; the last "
+		text_append(v->summary, sizeof v->summary, " No SWD answer, not even under reset; the last "
 		       "rung, a manual NRST reset, needs a person.");
-		put(v->next, sizeof v->next, "Check the wiring (%s). Then run vesc-rescue recover on a "
+		text_put(v->next, sizeof v->next, "Check the wiring (%s). Then run vesc-rescue recover on a "
 		    "terminal (or the dashboard): it asks you to short NRST (pin 7 of the STM32F405) to "
 		    "GND and release it on cue.", WIRING_ADVICE);
 	} else if (swd->n_rungs > 0) {
 		unsigned last = (swd->n_rungs < OBS_MAX_RUNGS ? swd->n_rungs : OBS_MAX_RUNGS) - 1;
-		append(v->summary, sizeof v->summary, " The ST-Link finds no SWD target (%s attach "
+		text_append(v->summary, sizeof v->summary, " The ST-Link finds no SWD target (%s attach "
 		       "failed%s).", attach_result_name(swd->ladder[last].rung),
 		       dpidr ? "; the debug port answered" : "; no debug port answer");
-		put(v->next, sizeof v->next, "Check the wiring (%s); vesc-rescue recover then tries "
+		text_put(v->next, sizeof v->next, "Check the wiring (%s); vesc-rescue recover then tries "
 		    "connect-under-reset, a slower clock and a manual NRST reset.", WIRING_ADVICE);
 	} else {
-		append(v->summary, sizeof v->summary, " The ST-Link finds no SWD target.");
-		put(v->next, sizeof v->next, "%s; %s.", WIRING_ADVICE, POWER_ADVICE);
+		text_append(v->summary, sizeof v->summary, " The ST-Link finds no SWD target.");
+		text_put(v->next, sizeof v->next, "%s; %s.", WIRING_ADVICE, POWER_ADVICE);
 	}
 	if (swd->advice[0])
-		append(v->summary, sizeof v->summary, " %s", swd->advice);
+		text_append(v->summary, sizeof v->summary, " %s", swd->advice);
 }
 
 static void describe_survey(const struct swd_obs *swd, struct verdict *v)
 {
 	if (swd->rdp == 1) {
-		append(v->summary, sizeof v->summary, " SWD: %s attached (%s); the flash is read "
+		text_append(v->summary, sizeof v->summary, " SWD: %s attached (%s); the flash is read "
 		       "protected (RDP level 1).", swd->target_name[0] ? swd->target_name : "target",
 		       attach_result_name(swd->attach));
-		put(v->next, sizeof v->next, "vesc-rescue recover --allow-unprotect removes the "
+		text_put(v->next, sizeof v->next, "vesc-rescue recover --allow-unprotect removes the "
 		    "protection, which erases the whole chip; nothing can be read to back up first.");
 		return;
 	}
 	if (!swd->survey_done) {
-		append(v->summary, sizeof v->summary, " SWD: %s attached (%s).",
+		text_append(v->summary, sizeof v->summary, " SWD: %s attached (%s).",
 		       swd->target_name[0] ? swd->target_name : "target", attach_result_name(swd->attach));
-		put(v->next, sizeof v->next, "Run vesc-rescue survey to see what the flash holds.");
+		text_put(v->next, sizeof v->next, "Run vesc-rescue survey to see what the flash holds.");
 		return;
 	}
-	append(v->summary, sizeof v->summary, " SWD survey: application %s, bootloader %s%s%s.",
+	text_append(v->summary, sizeof v->summary, " SWD survey: application %s, bootloader %s%s%s.",
 	       v->firmware == FW_PRESENT ? "intact" : v->firmware == FW_ABSENT ? "blank" : "corrupt",
 	       v->bootloader == BL_PRESENT ? "present" : "missing",
 	       v->bootloader == BL_PRESENT && v->bl_kind != BL_KIND_UNKNOWN ? " " : "",
 	       v->bootloader == BL_PRESENT && v->bl_kind != BL_KIND_UNKNOWN ? bl_kind_name(v->bl_kind) : "");
 	if (swd->attach == ATTACH_UNDER_RESET || swd->attach == ATTACH_SLOW_CLOCK ||
 	    swd->attach == ATTACH_MANUAL_RESET)
-		append(v->summary, sizeof v->summary, " Attached only %s (the firmware blocks a "
+		text_append(v->summary, sizeof v->summary, " Attached only %s (the firmware blocks a "
 		       "normal attach).",
 		       swd->attach == ATTACH_UNDER_RESET ? "under reset" :
 		       swd->attach == ATTACH_SLOW_CLOCK ? "at a slow SWD clock" : "with NRST held by hand");
 	if (swd->optcr != 0 && (swd->nwrp & 0x0fff) != 0x0fff)
-		append(v->summary, sizeof v->summary, " Some sectors are write protected.");
+		text_append(v->summary, sizeof v->summary, " Some sectors are write protected.");
 	if (swd->staging.pending)
-		append(v->summary, sizeof v->summary, " Sectors 8-10: staged update (not an error).");
+		text_append(v->summary, sizeof v->summary, " Sectors 8-10: staged update (not an error).");
 	if (v->firmware == FW_PRESENT && v->bootloader == BL_PRESENT)
-		put(v->next, sizeof v->next, "The flash looks intact but USB is silent: check the USB "
+		text_put(v->next, sizeof v->next, "The flash looks intact but USB is silent: check the USB "
 		    "cable carries data; a wrong-HW image looks like this too: vesc-rescue recover "
 		    "--firmware FILE reflashes it.");
 	else
-		put(v->next, sizeof v->next, "Run vesc-rescue recover (backup first, then erase and "
+		text_put(v->next, sizeof v->next, "Run vesc-rescue recover (backup first, then erase and "
 		    "write; --dry-run shows the plan).");
 }
 
@@ -441,9 +422,9 @@ static void describe_swd(const struct observations *obs, struct verdict *v)
 	if (!swd->probe_found) {
 		no_probe(obs, v);
 	} else if (swd->rdp == 2) {
-		append(v->summary, sizeof v->summary, " The chip reports RDP level 2: debug is off "
+		text_append(v->summary, sizeof v->summary, " The chip reports RDP level 2: debug is off "
 		       "for good.");
-		put(v->next, sizeof v->next, "Unrecoverable over SWD: the STM32 must be replaced.");
+		text_put(v->next, sizeof v->next, "Unrecoverable over SWD: the STM32 must be replaced.");
 		v->exit_status = VR_EXIT_UNRECOVERABLE;
 	} else if (!swd->target_found) {
 		no_target(swd, v);
