@@ -14,7 +14,6 @@
  * step done before it in the same plan (RDP 1 regression excepted: nothing is
  * readable); no firmware bytes at or beyond sector 11; --keep-config never
  * erases sectors 1-2 nor programs the image inside 0x08004000-0x0800BFFF. */
-#include "text.h"
 #include "planner.h"
 
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include <strings.h>
 
 #include "verdict.h"
+#include "text.h"
 
 #define ALL_SECTORS 0x0fffu
 #define CONFIG_SECTORS ((1u << 1) | (1u << 2))

@@ -3,10 +3,9 @@
  * Order of precedence when no VESC answers: what blocks the person first
  * (permissions, a busy port or probe) is named before what the flash holds,
  * because nothing else can be learned until it is fixed. */
-#include "text.h"
 #include "verdict.h"
+#include "text.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
