@@ -23,6 +23,8 @@ expect_rc 3 "no firmware for HW 60"
 grep -q "no firmware for HW 60" "$TD/err" || fail "1: the transcript does not say no image matches HW 60"
 flash_is "$st" "$st.before" "1: flash untouched"
 no_backup
+journal_ended
+[ "$(journal_count '"result":"started"')" = 0 ] || fail "1: a destructive step was started"
 echo "ok: no image for the HW: refused"
 
 # 2. the VESC says 60, the person says 75_300
@@ -46,5 +48,7 @@ grep -q "Nothing was changed" "$TD/out" && fail "3: says 'Nothing was changed' a
 "$CHIP" expect "$TD/expected.bin" "$tree/res/firmwares/60/VESC_default.bin" "$BL" || fail "tool_chip expect"
 flash_is "$st" "$TD/expected.bin" "3: the image the person chose"
 backup_is "$st.before"
+journal_has '"step":"write-firmware".*"result":"ok"' "3: the firmware write"
+journal_ended
 echo "ok: a wrong --hw is reported after the boot"
 echo "faults hw mismatch: ok"
